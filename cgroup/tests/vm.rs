@@ -1,0 +1,1 @@
+//! VM tests (filled in below).

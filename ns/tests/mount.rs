@@ -1,0 +1,261 @@
+//! Mount plans applied for real in forked children with their own mount namespace (root).
+#![allow(unsafe_code)]
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+use common::{c, errno, fork, fs_type, mount_points, stat, try_open, unshare, TempDir};
+use hutch_ns::mount::{MountError, MountFailure, MountPlan, MountStep, TmpfsOptions};
+
+const TMPFS: i64 = libc::TMPFS_MAGIC as i64;
+
+#[test]
+fn tmpfs_bind_ro_mask_and_readonly_stay_inside() {
+    let before = mount_points();
+    let dir = TempDir::new("mount");
+    let scratch = dir.path().join("scratch");
+    let src = dir.path().join("src");
+    let ro = dir.path().join("ro");
+    let rw = dir.path().join("rw");
+    let secret = dir.path().join("secret");
+    for d in [&scratch, &src, &ro, &rw, &secret] {
+        fs::create_dir(d).unwrap();
+    }
+    fs::write(src.join("hello"), "hi").unwrap();
+    fs::write(secret.join("key"), "hidden").unwrap();
+
+    let mut plan = MountPlan::new();
+    plan.tmpfs(&scratch, TmpfsOptions::scratch(Some(1 << 20), Some(0o700)))
+        .bind_ro(&src, &ro)
+        .bind(&src, &rw)
+        .mask("/proc/kcore") // absent on some kernels (this host): skipped, not an error
+        .mask("/proc/keys")
+        .mask(&secret)
+        .mask("/proc/hutch-does-not-exist")
+        .readonly("/proc/sys");
+    let prepared = plan.prepare().unwrap();
+
+    let (c_scratch, c_ro_new, c_rw_new, c_ro_hello) = (
+        c(&scratch),
+        c(ro.join("new")),
+        c(rw.join("new")),
+        c(ro.join("hello")),
+    );
+    let (c_secret, c_secret_key, c_secret_new) =
+        (c(&secret), c(secret.join("key")), c(secret.join("new")));
+    let mut child = fork(|side| {
+        side.send(unshare(libc::CLONE_NEWNS));
+        // SAFETY: this forked child has its own mount namespace.
+        let applied = unsafe { prepared.apply() };
+        side.send(applied.map_or_else(|f| f.encode() as i64, |()| 0));
+        side.send(fs_type(&c_scratch));
+        side.send(try_open(&c_ro_new, libc::O_WRONLY | libc::O_CREAT));
+        side.send(try_open(&c_ro_hello, libc::O_RDONLY));
+        side.send(try_open(&c_rw_new, libc::O_WRONLY | libc::O_CREAT));
+        let keys = stat(c"/proc/keys");
+        side.send(keys.map_or_else(|e| -e, |st| st.st_rdev as i64));
+        side.send(try_open(&c_secret_key, libc::O_RDONLY));
+        side.send(fs_type(&c_secret));
+        side.send(try_open(&c_secret_new, libc::O_WRONLY | libc::O_CREAT));
+        side.send(try_open(c"/proc/sys/kernel/hostname", libc::O_WRONLY));
+        0
+    });
+    assert_eq!(child.recv(), 0, "unshare");
+    let applied = child.recv();
+    if applied != 0 {
+        let failure = MountFailure::decode(applied as u64).unwrap();
+        panic!("{}", prepared.describe(failure));
+    }
+    assert_eq!(child.recv(), TMPFS, "tmpfs visible inside");
+    assert_eq!(child.recv(), i64::from(libc::EROFS), "bind_ro refuses writes");
+    assert_eq!(child.recv(), 0, "bind_ro still readable");
+    assert_eq!(child.recv(), 0, "plain bind is writable");
+    assert_eq!(child.recv(), libc::makedev(1, 3) as i64, "/proc/keys is /dev/null");
+    assert_eq!(child.recv(), i64::from(libc::ENOENT), "masked dir hides its files");
+    assert_eq!(child.recv(), TMPFS, "masked dir is a tmpfs");
+    assert_eq!(child.recv(), i64::from(libc::EROFS), "masked dir is read-only");
+    assert_eq!(child.recv(), i64::from(libc::EROFS), "/proc/sys read-only");
+    assert_eq!(child.wait(), 0);
+
+    // Nothing of it is visible on the host, and nothing is left behind.
+    assert_ne!(fs_type(&c(&scratch)), TMPFS);
+    assert!(src.join("new").exists(), "the rw bind wrote through to the source");
+    assert!(!rw.join("new").exists(), "the bind itself was not visible on the host");
+    assert!(!ro.join("new").exists());
+    assert_eq!(mount_points(), before, "host mounts changed");
+    assert_ne!(fs::metadata("/proc/keys").unwrap().rdev(), libc::makedev(1, 3));
+    assert!(secret.join("key").exists());
+}
+
+/// A small rootfs: a few directories and a marker file.
+fn make_rootfs(dir: &TempDir) -> std::path::PathBuf {
+    let root = dir.path().join("rootfs");
+    for d in ["etc", "proc", "usr"] {
+        fs::create_dir_all(root.join(d)).unwrap();
+    }
+    fs::write(root.join("hutch-marker"), "inside").unwrap();
+    root
+}
+
+#[test]
+fn pivot_into_rootfs_with_proc_dev_and_readonly_root() {
+    let before = mount_points();
+    let dir = TempDir::new("pivot");
+    let root = make_rootfs(&dir);
+    let data = dir.path().join("data");
+    fs::create_dir(&data).unwrap();
+    fs::write(data.join("file"), "data").unwrap();
+    let host_only = c(dir.path());
+    let root_id = {
+        let m = fs::metadata(&root).unwrap();
+        (m.dev(), m.ino())
+    };
+
+    let mut plan = MountPlan::new();
+    plan.rootfs(&root)
+        .proc(true)
+        .dev(true)
+        .readonly_root(true)
+        .tmpfs("/tmp", TmpfsOptions::scratch(None, Some(0o1777)))
+        .bind_ro(&data, "/mnt/data")
+        .bind_ro("/etc/hostname", "/etc/hostname")
+        .docker_defaults();
+    let prepared = plan.prepare().unwrap();
+    assert_eq!(prepared.rootfs(), Some(root.as_path()));
+
+    let mut child = fork(|side| {
+        side.send(unshare(libc::CLONE_NEWNS));
+        // SAFETY: this forked child has its own mount namespace.
+        let applied = unsafe { prepared.apply() };
+        side.send(applied.map_or_else(|f| f.encode() as i64, |()| 0));
+        // The new root is the rootfs, the old root is gone.
+        let st = stat(c"/");
+        side.send(st.map_or(-1, |st| (st.st_dev == root_id.0 && st.st_ino == root_id.1) as i64));
+        side.send(try_open(c"/hutch-marker", libc::O_RDONLY));
+        side.send(stat(&host_only).map_or_else(|e| e, |_| 0));
+        side.send(stat(c"/bin/sh").map_or_else(|e| e, |_| 0));
+        let mut cwd = [0u8; 8];
+        // SAFETY: getcwd into a stack buffer.
+        let p = unsafe { libc::getcwd(cwd.as_mut_ptr().cast(), cwd.len()) };
+        side.send(if p.is_null() { -errno() } else { i64::from(cwd[0] == b'/' && cwd[1] == 0) });
+        // Fresh proc, tmpfs /tmp, read-only binds and root.
+        side.send(try_open(c"/proc/self/status", libc::O_RDONLY));
+        side.send(fs_type(c"/tmp"));
+        side.send(try_open(c"/tmp/x", libc::O_WRONLY | libc::O_CREAT));
+        side.send(try_open(c"/mnt/data/file", libc::O_RDONLY));
+        side.send(try_open(c"/mnt/data/new", libc::O_WRONLY | libc::O_CREAT));
+        side.send(try_open(c"/etc/hostname", libc::O_WRONLY));
+        // SAFETY: mkdir of a C string path.
+        let mk = unsafe { libc::mkdir(c"/newdir".as_ptr(), 0o755) };
+        side.send(if mk == 0 { 0 } else { errno() });
+        // Minimal /dev.
+        // SAFETY: plain fd I/O on buffers owned by this frame.
+        unsafe {
+            let fd = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            side.send(if fd < 0 { -errno() } else { libc::write(fd, b"abc".as_ptr().cast(), 3) as i64 });
+            libc::close(fd);
+            let fd = libc::open(c"/dev/zero".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+            let mut buf = [0xffu8; 16];
+            let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+            side.send(if n == 16 && buf.iter().all(|&b| b == 0) { 1 } else { -errno() });
+            libc::close(fd);
+        }
+        side.send(try_open(c"/dev/ptmx", libc::O_RDWR | libc::O_NOCTTY));
+        side.send(fs_type(c"/dev/shm"));
+        side.send(fs_type(c"/dev/pts"));
+        side.send(stat(c"/dev/fd/0").map_or_else(|e| e, |_| 0));
+        side.send(stat(c"/proc/keys").map_or(-1, |st| st.st_rdev as i64));
+        side.send(try_open(c"/proc/sys/kernel/hostname", libc::O_WRONLY));
+        0
+    });
+    assert_eq!(child.recv(), 0, "unshare");
+    let applied = child.recv();
+    if applied != 0 {
+        let failure = MountFailure::decode(applied as u64).unwrap();
+        panic!("{}", prepared.describe(failure));
+    }
+    assert_eq!(child.recv(), 1, "/ is the rootfs");
+    assert_eq!(child.recv(), 0, "marker visible");
+    assert_eq!(child.recv(), i64::from(libc::ENOENT), "host paths gone");
+    assert_eq!(child.recv(), i64::from(libc::ENOENT), "host /bin/sh gone");
+    assert_eq!(child.recv(), 1, "cwd is /");
+    assert_eq!(child.recv(), 0, "/proc mounted");
+    assert_eq!(child.recv(), TMPFS, "/tmp is tmpfs");
+    assert_eq!(child.recv(), 0, "/tmp writable under a read-only root");
+    assert_eq!(child.recv(), 0, "bound data readable");
+    assert_eq!(child.recv(), i64::from(libc::EROFS), "bound data read-only");
+    assert_eq!(child.recv(), i64::from(libc::EROFS), "file bind read-only");
+    assert_eq!(child.recv(), i64::from(libc::EROFS), "root read-only");
+    assert_eq!(child.recv(), 3, "/dev/null swallows writes");
+    assert_eq!(child.recv(), 1, "/dev/zero gives zeros");
+    assert_eq!(child.recv(), 0, "/dev/ptmx opens");
+    assert_eq!(child.recv(), TMPFS, "/dev/shm");
+    assert_eq!(child.recv(), libc::DEVPTS_SUPER_MAGIC as i64, "/dev/pts");
+    assert_eq!(child.recv(), 0, "/dev/fd/0 resolves");
+    assert_eq!(child.recv(), libc::makedev(1, 3) as i64, "/proc/keys masked");
+    assert_eq!(child.recv(), i64::from(libc::EROFS), "/proc/sys read-only");
+    assert_eq!(child.wait(), 0);
+
+    // Mount points were created inside the rootfs only; host mounts unchanged.
+    assert!(root.join("mnt/data").is_dir());
+    assert!(root.join("etc/hostname").is_file());
+    assert_eq!(fs::metadata(root.join("etc/hostname")).unwrap().len(), 0);
+    assert!(root.join("dev").is_dir() && fs::read_dir(root.join("dev")).unwrap().next().is_none());
+    assert_eq!(mount_points(), before, "host mounts changed");
+}
+
+#[test]
+fn failure_in_child_is_described_with_the_path() {
+    let before = mount_points();
+    let dir = TempDir::new("fail");
+    let missing = dir.path().join("missing/deeper");
+    let mut plan = MountPlan::new();
+    plan.tmpfs(dir.path(), TmpfsOptions::default())
+        .tmpfs(&missing, TmpfsOptions::default());
+    let prepared = plan.prepare().unwrap();
+    let mut child = fork(|side| {
+        side.send(unshare(libc::CLONE_NEWNS));
+        // SAFETY: this forked child has its own mount namespace.
+        let applied = unsafe { prepared.apply() };
+        side.send(applied.map_or_else(|f| f.encode() as i64, |()| 0));
+        0
+    });
+    assert_eq!(child.recv(), 0);
+    let failure = MountFailure::decode(child.recv() as u64).expect("a failure");
+    assert_eq!(child.wait(), 0);
+    assert_eq!(failure.step, MountStep::Tmpfs);
+    assert_eq!(failure.errno, libc::ENOENT);
+    let err = prepared.describe(failure);
+    match &err {
+        MountError::Failed { target, .. } => assert_eq!(target, &missing),
+        other => panic!("{other}"),
+    }
+    assert!(err.to_string().contains(missing.to_str().unwrap()), "{err}");
+    assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
+    // Nothing was created on the host (no rootfs: mount points must exist).
+    assert!(!dir.path().join("missing").exists());
+    assert_eq!(mount_points(), before);
+}
+
+#[test]
+fn rootfs_and_bind_errors_name_the_path() {
+    let dir = TempDir::new("errs");
+    let file = dir.path().join("file");
+    fs::write(&file, "").unwrap();
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+    let err = MountPlan::new().rootfs(&file).prepare().unwrap_err();
+    assert!(err.to_string().contains(file.to_str().unwrap()), "{err}");
+    let gone = dir.path().join("gone");
+    let err = MountPlan::new().rootfs(&gone).prepare().unwrap_err();
+    assert!(err.to_string().contains(gone.to_str().unwrap()), "{err}");
+    let err = MountPlan::new()
+        .rootfs(dir.path())
+        .bind(&gone, "/x")
+        .prepare()
+        .unwrap_err();
+    assert!(err.to_string().contains(gone.to_str().unwrap()), "{err}");
+    // prepare() never touches the filesystem it plans for.
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+}

@@ -1,0 +1,40 @@
+//! Spawn latency: a container running `/bin/true` to its end, with different isolation, next
+//! to `std::process::Command` as the baseline.
+//!
+//! Run as root: `cargo bench --bench spawn`.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use hutch::{Container, Namespaces};
+
+fn spawn(c: &mut Criterion) {
+    let mut g = c.benchmark_group("spawn_true");
+    g.sample_size(30);
+    g.bench_function("std_process_command", |b| {
+        b.iter(|| black_box(std::process::Command::new("/bin/true").status().unwrap()))
+    });
+    let mut plain = Container::host();
+    plain.cgroup(false);
+    g.bench_function("hutch_no_namespaces", |b| {
+        b.iter(|| black_box(plain.command("/bin/true").status().unwrap()))
+    });
+    let mut ns_only = Container::new();
+    ns_only.cgroup(false);
+    g.bench_function("hutch_default_namespaces", |b| {
+        b.iter(|| black_box(ns_only.command("/bin/true").status().unwrap()))
+    });
+    let mut no_net = Container::new();
+    no_net.share(Namespaces::NET).cgroup(false);
+    g.bench_function("hutch_default_without_net", |b| {
+        b.iter(|| black_box(no_net.command("/bin/true").status().unwrap()))
+    });
+    let full = Container::new();
+    g.bench_function("hutch_default_with_cgroup", |b| {
+        b.iter(|| black_box(full.command("/bin/true").status().unwrap()))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, spawn);
+criterion_main!(benches);

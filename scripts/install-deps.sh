@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite uses on the host, when they are missing:
+#   iproute2  `ip netns` / `ip link` (netns persistence tests)
+#   uidmap    newuidmap/newgidmap (multi-range user-namespace maps)
+#   util-linux setpriv/unshare (running the suite's unprivileged checks)
+#   python3   reads CLOCK_MONOTONIC inside a time namespace
+# The VM runner (scripts/run-in-vm.sh) installs its own packages.
+set -euo pipefail
+need=()
+command -v ip >/dev/null || need+=(iproute2)
+command -v newuidmap >/dev/null || need+=(uidmap)
+command -v setpriv >/dev/null || need+=(util-linux)
+[[ -x /usr/bin/python3 ]] || need+=(python3)
+if ((${#need[@]})); then
+    echo "install-deps: installing ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi

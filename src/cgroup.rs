@@ -1,0 +1,225 @@
+//! Each container's own cgroup: where it is made, its limits, and its removal.
+
+use std::ffi::OsString;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use hutch_cgroup::{Cgroup, CgroupError, Hierarchy, Resources};
+
+use crate::SpawnError;
+
+/// Whether a container gets a cgroup of its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// When the cgroup2 hierarchy is writable; always when limits are set.
+    #[default]
+    Auto,
+    /// Always: spawning fails when the cgroup cannot be made.
+    Required,
+    /// Never (limits then fail to spawn).
+    Off,
+}
+
+/// Where and how a container's cgroup is made; set through [`Container`](crate::Container)
+/// methods such as [`cgroup_parent`](crate::Container::cgroup_parent).
+#[derive(Debug, Clone, Default)]
+pub struct CgroupOptions {
+    pub(crate) mode: Mode,
+    pub(crate) root: Option<PathBuf>,
+    pub(crate) parent: Option<PathBuf>,
+    pub(crate) name: Option<OsString>,
+    pub(crate) keep: bool,
+}
+
+/// The cgroup part of a container's configuration.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CgroupConfig {
+    pub options: CgroupOptions,
+    pub resources: Resources,
+    pub devices: Option<hutch_cgroup::device::DevicePolicy>,
+}
+
+impl CgroupConfig {
+    fn wants_limits(&self) -> bool {
+        self.resources != Resources::default() || self.devices.is_some()
+    }
+}
+
+/// A container's cgroup, removed (after killing what is left in it) when dropped, unless kept.
+#[derive(Debug)]
+pub(crate) struct ContainerCgroup {
+    cgroup: Option<Cgroup>,
+    keep: bool,
+    /// The default parent, removed again when it is empty.
+    default_parent: Option<Cgroup>,
+    _devices: Option<hutch_cgroup::device::DeviceProgram>,
+}
+
+impl ContainerCgroup {
+    pub(crate) fn dir_fd(&self) -> BorrowedFd<'_> {
+        self.cgroup().as_fd()
+    }
+
+    pub(crate) fn cgroup(&self) -> &Cgroup {
+        self.cgroup.as_ref().expect("present until dropped")
+    }
+}
+
+impl Drop for ContainerCgroup {
+    fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
+        if let Some(cg) = self.cgroup.take() {
+            let _ = cg.remove();
+        }
+        if let Some(parent) = self.default_parent.take() {
+            // Fails with EBUSY while other containers live in it: that is fine.
+            let _ = std::fs::remove_dir(parent.path());
+        }
+    }
+}
+
+fn discovered() -> Result<&'static Hierarchy, CgroupError> {
+    static H: OnceLock<Hierarchy> = OnceLock::new();
+    if let Some(h) = H.get() {
+        return Ok(h);
+    }
+    let h = Hierarchy::discover()?;
+    Ok(H.get_or_init(|| h))
+}
+
+/// Enables `controllers` on every cgroup from the root of the hierarchy down to `parent`, so
+/// that `parent`'s children can use them.
+fn enable_down_to(
+    h: &Hierarchy,
+    parent: &Path,
+    controllers: &[hutch_cgroup::Controller],
+) -> Result<(), CgroupError> {
+    if controllers.is_empty() {
+        return Ok(());
+    }
+    let rel = parent.strip_prefix(h.root()).unwrap_or(Path::new(""));
+    let mut cur = h.open_root()?;
+    for part in rel.components() {
+        cur.ensure_controllers(controllers)?;
+        cur = cur.open_child(part.as_os_str())?;
+    }
+    cur.ensure_controllers(controllers)
+}
+
+fn unique_name() -> OsString {
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "hutch-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+    .into()
+}
+
+/// Creates the container's cgroup and applies its limits, before the clone.
+pub(crate) fn prepare(cfg: &CgroupConfig) -> Result<Option<ContainerCgroup>, SpawnError> {
+    let o = &cfg.options;
+    let limits = cfg.wants_limits();
+    if o.mode == Mode::Off {
+        if limits {
+            return Err(SpawnError::Config(
+                "cgroup limits or device rules are set but the container's cgroup is disabled",
+            ));
+        }
+        return Ok(None);
+    }
+    let required = limits || o.mode == Mode::Required;
+    match make(cfg) {
+        Ok(cg) => Ok(Some(cg)),
+        // Without limits, a host where we may not make cgroups (no cgroup2, read-only, not
+        // delegated to an unprivileged caller) still runs containers, just without one.
+        Err(SpawnError::Cgroup(e)) if !required && unusable_hierarchy(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn unusable_hierarchy(e: &CgroupError) -> bool {
+    use std::error::Error;
+    if matches!(e, CgroupError::NoCgroup2Mount { .. }) {
+        return true;
+    }
+    let mut cur: Option<&(dyn Error + 'static)> = e.source();
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.raw_os_error(),
+                Some(libc::EACCES | libc::EPERM | libc::EROFS | libc::ENOENT)
+            );
+        }
+        cur = err.source();
+    }
+    false
+}
+
+fn make(cfg: &CgroupConfig) -> Result<ContainerCgroup, SpawnError> {
+    let o = &cfg.options;
+    let h_owned;
+    let h = match &o.root {
+        Some(root) => {
+            h_owned = Hierarchy::at(root);
+            &h_owned
+        }
+        None => discovered().map_err(SpawnError::Cgroup)?,
+    };
+    let controllers = cfg.resources.required_controllers();
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let (parent, is_default) = parent_of(h, o).map_err(SpawnError::Cgroup)?;
+        enable_down_to(h, parent.path(), &controllers).map_err(SpawnError::Cgroup)?;
+        let name = o.name.clone().unwrap_or_else(unique_name);
+        let child = match parent.create_child(&name) {
+            Ok(c) => c,
+            // Another thread removed the (empty) default parent meanwhile: make it again.
+            Err(CgroupError::Create { ref source, .. })
+                if is_default && attempts < 5 && source.raw_os_error() == Some(libc::ENOENT) =>
+            {
+                continue;
+            }
+            Err(e) => return Err(SpawnError::Cgroup(e)),
+        };
+        let mut made = ContainerCgroup {
+            cgroup: Some(child),
+            keep: false,
+            default_parent: is_default.then_some(parent),
+            _devices: None,
+        };
+        // On failure `made` is dropped, which removes the new cgroup again.
+        cfg.resources
+            .apply(made.cgroup())
+            .map_err(SpawnError::Cgroup)?;
+        if let Some(policy) = &cfg.devices {
+            let prog = hutch_cgroup::device::attach_device_policy(made.cgroup(), policy)
+                .map_err(SpawnError::Devices)?;
+            made._devices = Some(prog);
+        }
+        made.keep = o.keep;
+        return Ok(made);
+    }
+}
+
+/// The parent of the container's cgroup, and whether it is the default one.
+fn parent_of(h: &Hierarchy, o: &CgroupOptions) -> Result<(Cgroup, bool), CgroupError> {
+    Ok(match &o.parent {
+        Some(p) => (Cgroup::open(h.path_of(p)?)?, false),
+        None => {
+            // `hutch/` beside the caller's own cgroup (under the root when the caller is
+            // in the root).
+            let own = h.self_cgroup()?;
+            let base = match own.path().parent() {
+                Some(p) if p.starts_with(h.root()) && own.path() != h.root() => Cgroup::open(p)?,
+                _ => h.open_root()?,
+            };
+            (base.open_or_create_child("hutch")?, true)
+        }
+    })
+}

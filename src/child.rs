@@ -1,0 +1,305 @@
+//! A running container's first process.
+
+use std::ffi::OsStr;
+use std::io::{self, PipeReader, PipeWriter, Read};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{ExitStatus, Output};
+use std::time::Duration;
+
+use hutch_ns::{Namespace, Namespaces, NsError, NsHandle};
+
+use crate::cgroup::ContainerCgroup;
+use crate::command::JoinTarget;
+use crate::{Command, Container, SpawnError, sys};
+
+/// A handle to a container's first process, shaped like [`std::process::Child`].
+///
+/// Backed by a pidfd: signals go through `pidfd_send_signal` and waits through
+/// `waitid(P_PIDFD)`, so a recycled pid is never signalled, and [`id`](Child::id) returns
+/// `None` once the process has been reaped.
+///
+/// # Caveats
+///
+/// Dropping a `Child` that has not been waited for kills it (`SIGKILL`; as PID 1 of its pid
+/// namespace, that ends every process of the container) and reaps it, then removes its
+/// cgroup: a container does not outlive its handle, and no zombie is left behind.
+#[derive(Debug)]
+pub struct Child {
+    pid: libc::pid_t,
+    pidfd: OwnedFd,
+    status: Option<ExitStatus>,
+    namespaces: Namespaces,
+    cgroup: Option<ContainerCgroup>,
+    /// The writing end of the program's standard input, when piped.
+    pub stdin: Option<PipeWriter>,
+    /// The reading end of the program's standard output, when piped.
+    pub stdout: Option<PipeReader>,
+    /// The reading end of the program's standard error, when piped.
+    pub stderr: Option<PipeReader>,
+}
+
+impl Child {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        pid: libc::pid_t,
+        pidfd: OwnedFd,
+        namespaces: Namespaces,
+        stdin: Option<OwnedFd>,
+        stdout: Option<OwnedFd>,
+        stderr: Option<OwnedFd>,
+        cgroup: Option<ContainerCgroup>,
+    ) -> Child {
+        Child {
+            pid,
+            pidfd,
+            status: None,
+            namespaces,
+            cgroup,
+            stdin: stdin.map(PipeWriter::from),
+            stdout: stdout.map(PipeReader::from),
+            stderr: stderr.map(PipeReader::from),
+        }
+    }
+
+    /// The process id, as seen by the caller; `None` once the process has been reaped.
+    pub fn id(&self) -> Option<u32> {
+        self.status.is_none().then_some(self.pid as u32)
+    }
+
+    /// The pidfd of the process (valid for as long as the `Child`).
+    pub fn pidfd(&self) -> BorrowedFd<'_> {
+        self.pidfd.as_fd()
+    }
+
+    /// The namespaces the container was created with (or, for a process started with
+    /// [`exec`](Child::exec), the ones it joined).
+    pub fn namespaces(&self) -> Namespaces {
+        self.namespaces
+    }
+
+    /// Opens one of the container's namespaces, e.g. to persist its network namespace.
+    ///
+    /// # Errors
+    ///
+    /// When the process has been reaped, or the namespace cannot be opened.
+    pub fn namespace(&self, ns: Namespace) -> Result<NsHandle, NsError> {
+        NsHandle::from_pidfd(self.pidfd.as_fd(), ns)
+    }
+
+    /// Sends `SIGKILL`. Like std's, this succeeds when the process has already ended.
+    #[doc(alias = "pidfd_send_signal")]
+    pub fn kill(&mut self) -> io::Result<()> {
+        self.signal(libc::SIGKILL)
+    }
+
+    /// Sends the signal `sig` (e.g. `libc::SIGTERM`).
+    ///
+    /// Without [`init`](Container::init) the program is PID 1 of its pid namespace, and the
+    /// kernel drops signals it has no handler for, except `SIGKILL` and `SIGSTOP`.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for an invalid signal; a process already reaped succeeds quietly.
+    #[doc(alias = "pidfd_send_signal")]
+    pub fn signal(&mut self, sig: i32) -> io::Result<()> {
+        if self.status.is_some() {
+            return Ok(());
+        }
+        match sys::pidfd_send_signal(self.pidfd.as_fd(), sig) {
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+            r => r,
+        }
+    }
+
+    /// Waits for the process to end (closing its standard input first, as std does).
+    #[doc(alias = "waitid")]
+    pub fn wait(&mut self) -> io::Result<ExitStatus> {
+        drop(self.stdin.take());
+        if let Some(s) = self.status {
+            return Ok(s);
+        }
+        let raw = sys::waitid_pidfd(self.pidfd.as_fd(), false)?.expect("blocking waitid");
+        Ok(self.reaped(raw))
+    }
+
+    /// Returns the status if the process has ended, without blocking.
+    pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        if let Some(s) = self.status {
+            return Ok(Some(s));
+        }
+        Ok(sys::waitid_pidfd(self.pidfd.as_fd(), true)?.map(|raw| self.reaped(raw)))
+    }
+
+    /// Waits at most `timeout` for the process to end (polling the pidfd); `None` if it is still
+    /// running.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> io::Result<Option<ExitStatus>> {
+        if let Some(s) = self.status {
+            return Ok(Some(s));
+        }
+        if sys::poll_readable(self.pidfd.as_fd(), Some(timeout))? {
+            self.try_wait()
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Waits for the process and collects its piped standard output and error.
+    pub fn wait_with_output(mut self) -> io::Result<Output> {
+        drop(self.stdin.take());
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        match (self.stdout.take(), self.stderr.take()) {
+            (None, None) => {}
+            (Some(mut o), None) => {
+                o.read_to_end(&mut out)?;
+            }
+            (None, Some(mut e)) => {
+                e.read_to_end(&mut err)?;
+            }
+            (Some(o), Some(e)) => {
+                sys::read2(Some(o.into()), Some(e.into()), &mut out, &mut err)?;
+            }
+        }
+        let status = self.wait()?;
+        Ok(Output {
+            status,
+            stdout: out,
+            stderr: err,
+        })
+    }
+
+    /// A command that runs `program` inside this running container, joining all of its
+    /// namespaces (and its cgroup), the way `docker exec` / `nsenter` do.
+    ///
+    /// The new process is a child of the caller, with its own [`Child`] handle. It joins with
+    /// `setns` on the container's pidfd; the root and working directory are the container's
+    /// root (change with [`Command::current_dir`]).
+    ///
+    /// # Errors
+    ///
+    /// Reported by [`Command::spawn`]: a container that has ended gives
+    /// [`SpawnError::JoinTarget`].
+    pub fn exec(&self, program: impl AsRef<OsStr>) -> Command {
+        let mut cmd = Command::new_in(Container::host(), program.as_ref());
+        cmd.join = Some(self.join_target());
+        cmd
+    }
+
+    fn join_target(&self) -> JoinTarget {
+        // The container's namespaces are exactly the ones that differ from ours (setns into
+        // one's own user namespace would fail with EINVAL).
+        let namespaces = self.namespaces;
+        JoinTarget {
+            pidfd: self.pidfd.try_clone(),
+            pid: self.pid,
+            namespaces,
+            cgroup: self
+                .cgroup
+                .as_ref()
+                .and_then(|c| c.dir_fd().try_clone_to_owned().ok()),
+        }
+    }
+
+    /// The container's cgroup, when it has one.
+    pub fn cgroup(&self) -> Option<&hutch_cgroup::Cgroup> {
+        self.cgroup.as_ref().map(|c| c.cgroup())
+    }
+
+    fn need_cgroup(&self) -> Result<&hutch_cgroup::Cgroup, ControlError> {
+        self.cgroup()
+            .ok_or(ControlError::NoCgroup { pid: self.pid })
+    }
+
+    /// A snapshot of the container's resource use: CPU time, memory current and peak, pids,
+    /// I/O and pressure (whatever the host's controllers provide).
+    ///
+    /// # Errors
+    ///
+    /// [`ControlError::NoCgroup`] when the container has no cgroup, or a read error.
+    pub fn stats(&self) -> Result<hutch_cgroup::Stats, ControlError> {
+        Ok(self.need_cgroup()?.stats()?)
+    }
+
+    /// Freezes every process of the container (`cgroup.freeze`), waiting at most `timeout`
+    /// for the kernel to report it frozen.
+    ///
+    /// # Errors
+    ///
+    /// [`ControlError::NoCgroup`], a write error, or a timeout.
+    pub fn freeze(&self, timeout: Duration) -> Result<(), ControlError> {
+        Ok(self.need_cgroup()?.freeze(timeout)?)
+    }
+
+    /// Thaws a frozen container, waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`freeze`](Child::freeze).
+    pub fn thaw(&self, timeout: Duration) -> Result<(), ControlError> {
+        Ok(self.need_cgroup()?.thaw(timeout)?)
+    }
+
+    /// Kills every process of the container at once (`cgroup.kill`), including ones that
+    /// left its pid namespace's view (e.g. processes started by [`exec`](Child::exec)).
+    ///
+    /// # Errors
+    ///
+    /// [`ControlError::NoCgroup`] or a write error.
+    pub fn kill_all(&self) -> Result<(), ControlError> {
+        Ok(self.need_cgroup()?.kill()?)
+    }
+
+    /// A watcher of the container's cgroup events: it became empty, was frozen, hit its
+    /// memory limit, was OOM-killed. It is pollable (`AsFd`) and has a blocking `wait`.
+    ///
+    /// # Errors
+    ///
+    /// [`ControlError::NoCgroup`] or an inotify error.
+    pub fn events(&self) -> Result<hutch_cgroup::watch::EventWatcher, ControlError> {
+        Ok(hutch_cgroup::watch::EventWatcher::new(self.need_cgroup()?)?)
+    }
+
+    fn reaped(&mut self, raw: i32) -> ExitStatus {
+        let s = ExitStatus::from_raw(raw);
+        self.status = Some(s);
+        s
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if self.status.is_none() {
+            let _ = sys::pidfd_send_signal(self.pidfd.as_fd(), libc::SIGKILL);
+            let _ = sys::waitid_pidfd(self.pidfd.as_fd(), false);
+        }
+        // The cgroup (if any) is removed by its own Drop, after the process is gone.
+    }
+}
+
+/// Why a cgroup operation on a running container failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ControlError {
+    /// The container has no cgroup (it was disabled, or the host had no usable cgroup2).
+    #[error("the container of pid {pid} has no cgroup")]
+    NoCgroup {
+        /// The container's first process.
+        pid: i32,
+    },
+    /// The cgroup operation failed.
+    #[error("cgroup operation failed")]
+    Cgroup(#[from] hutch_cgroup::CgroupError),
+    /// The event watcher could not be set up.
+    #[error("cgroup event watcher")]
+    Watch(#[from] hutch_cgroup::watch::WatchError),
+}
+
+#[allow(dead_code)]
+fn _assert_send(c: Child) -> impl Send {
+    c
+}
+
+#[allow(dead_code)]
+fn _spawn_error_is_send_sync(e: SpawnError) -> impl Send + Sync {
+    e
+}

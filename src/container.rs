@@ -1,0 +1,418 @@
+//! The container configuration: isolation and limits, reusable for many commands.
+
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+
+use hutch_ns::Namespaces;
+use hutch_ns::idmap::IdMap;
+use hutch_ns::mount::{MountPlan, TmpfsOptions};
+use hutch_ns::time::TimeOffsets;
+
+use crate::Command;
+use crate::cgroup::{CgroupConfig, Mode};
+use hutch_cgroup::cpu::CpuMax;
+use hutch_cgroup::cpuset::CpuList;
+use hutch_cgroup::device::DevicePolicy;
+use hutch_cgroup::io::IoMax;
+use hutch_cgroup::pids::Count;
+use hutch_cgroup::{Bytes, Max, Resources, Setting};
+
+/// How the user namespace is chosen.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum UserNs {
+    /// A user namespace only when the caller is not root (mapping the caller to root inside).
+    #[default]
+    Auto,
+    /// Always a user namespace mapping the caller to root inside.
+    MapCaller,
+    /// Never a user namespace.
+    Off,
+    /// Always a user namespace with these maps.
+    Maps { uid: IdMap, gid: IdMap },
+}
+
+/// The isolation and limits of a container: a reusable recipe for [`Command`]s.
+///
+/// `Container::new()` gives what `docker run` gives by default: new pid, mount, uts, ipc, net
+/// (with only `lo`, up) and cgroup namespaces, and a fresh `/proc`. When the caller is not root,
+/// a user namespace that maps the caller to root inside is added, so the same code works
+/// unprivileged. By default the container sees the host's file tree (made private, so nothing
+/// mounted inside shows on the host); [`rootfs`](Container::rootfs) switches to another root.
+///
+/// Setters take `&mut self`, return `&mut Self` and never fail: everything is checked when a
+/// command is spawned, and a configuration can spawn any number of commands.
+///
+/// ```no_run
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use hutch::{Container, Namespaces, Stdio};
+/// let mut c = Container::new();
+/// c.hostname("tupperware").tmpfs("/tmp");
+/// let out = c.command("hostname").stdout(Stdio::piped()).output()?;
+/// assert_eq!(out.stdout, b"tupperware\n");
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Container {
+    pub(crate) namespaces: Namespaces,
+    pub(crate) userns: UserNs,
+    pub(crate) hostname: Option<OsString>,
+    pub(crate) domainname: Option<OsString>,
+    pub(crate) mounts: MountPlan,
+    pub(crate) rootfs: Option<PathBuf>,
+    pub(crate) proc: bool,
+    pub(crate) dev: bool,
+    pub(crate) time_offsets: Option<TimeOffsets>,
+    pub(crate) init: bool,
+    pub(crate) die_with_parent: bool,
+    pub(crate) cgroup: CgroupConfig,
+}
+
+impl Default for Container {
+    fn default() -> Self {
+        Container::new()
+    }
+}
+
+impl Container {
+    /// A container with `docker run`'s default isolation (see the type's docs).
+    pub fn new() -> Container {
+        Container {
+            namespaces: Namespaces::PID
+                | Namespaces::MOUNT
+                | Namespaces::UTS
+                | Namespaces::IPC
+                | Namespaces::NET
+                | Namespaces::CGROUP,
+            userns: UserNs::Auto,
+            hostname: None,
+            domainname: None,
+            mounts: MountPlan::default(),
+            rootfs: None,
+            proc: true,
+            dev: true,
+            time_offsets: None,
+            init: false,
+            die_with_parent: false,
+            cgroup: CgroupConfig::default(),
+        }
+    }
+
+    /// A configuration with no new namespace at all: the command runs like a plain
+    /// `std::process::Command`, but with hutch's limits and reporting. Add namespaces with
+    /// [`unshare`](Container::unshare).
+    pub fn host() -> Container {
+        let mut c = Container::new();
+        c.namespaces = Namespaces::empty();
+        c.userns = UserNs::Off;
+        c.proc = false;
+        c
+    }
+
+    /// Adds namespaces to create (`CLONE_NEW*`).
+    pub fn unshare(&mut self, namespaces: Namespaces) -> &mut Self {
+        self.namespaces |= namespaces;
+        if namespaces.contains(Namespaces::USER) && self.userns == UserNs::Auto {
+            self.userns = UserNs::MapCaller;
+        }
+        self
+    }
+
+    /// Removes namespaces, so the container shares them with the caller (e.g.
+    /// `share(Namespaces::NET)` is `docker run --network host`).
+    pub fn share(&mut self, namespaces: Namespaces) -> &mut Self {
+        self.namespaces -= namespaces;
+        if namespaces.contains(Namespaces::USER) {
+            self.userns = UserNs::Off;
+        }
+        self
+    }
+
+    /// Replaces the set of namespaces to create. A user namespace is still added automatically
+    /// for an unprivileged caller unless [`user_namespace(false)`](Container::user_namespace).
+    pub fn namespaces(&mut self, namespaces: Namespaces) -> &mut Self {
+        self.namespaces = namespaces - Namespaces::USER;
+        if namespaces.contains(Namespaces::USER) {
+            self.userns = UserNs::MapCaller;
+        }
+        self
+    }
+
+    /// Creates a user namespace that maps the caller to root inside (`true`, docker's
+    /// `--userns` in spirit), or never creates one (`false`). The default creates one only when
+    /// the caller is not root.
+    pub fn user_namespace(&mut self, enable: bool) -> &mut Self {
+        self.userns = if enable {
+            UserNs::MapCaller
+        } else {
+            UserNs::Off
+        };
+        self
+    }
+
+    /// Creates a user namespace with these uid and gid maps. Multi-range maps need
+    /// `newuidmap`/`newgidmap` and `/etc/subuid` grants when the caller is not root.
+    pub fn id_maps(&mut self, uid: IdMap, gid: IdMap) -> &mut Self {
+        self.userns = UserNs::Maps { uid, gid };
+        self
+    }
+
+    /// Sets the host name seen inside (needs the UTS namespace, which is on by default).
+    pub fn hostname(&mut self, name: impl AsRef<OsStr>) -> &mut Self {
+        self.hostname = Some(name.as_ref().to_owned());
+        self
+    }
+
+    /// Sets the NIS domain name seen inside.
+    pub fn domainname(&mut self, name: impl AsRef<OsStr>) -> &mut Self {
+        self.domainname = Some(name.as_ref().to_owned());
+        self
+    }
+
+    /// Uses `dir` as the root directory (`pivot_root`, with the old root detached). A minimal
+    /// `/dev` and a fresh `/proc` are mounted in it.
+    pub fn rootfs(&mut self, dir: impl AsRef<Path>) -> &mut Self {
+        self.rootfs = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    /// Whether to mount a fresh `/proc` for the new pid namespace (default `true`).
+    pub fn proc(&mut self, mount: bool) -> &mut Self {
+        self.proc = mount;
+        self
+    }
+
+    /// Whether to build a minimal `/dev` inside a [`rootfs`](Container::rootfs) (default
+    /// `true`; without a rootfs the host's `/dev` is used).
+    pub fn dev(&mut self, build: bool) -> &mut Self {
+        self.dev = build;
+        self
+    }
+
+    /// Mounts an empty tmpfs on `path` inside.
+    pub fn tmpfs(&mut self, path: impl AsRef<Path>) -> &mut Self {
+        self.mounts.tmpfs(path, TmpfsOptions::default());
+        self
+    }
+
+    /// Mounts a tmpfs on `path` inside with a size limit and mode.
+    pub fn tmpfs_with(&mut self, path: impl AsRef<Path>, options: TmpfsOptions) -> &mut Self {
+        self.mounts.tmpfs(path, options);
+        self
+    }
+
+    /// Bind-mounts the host's `src` on `dst` inside, writable.
+    pub fn bind(&mut self, src: impl AsRef<Path>, dst: impl AsRef<Path>) -> &mut Self {
+        self.mounts.bind(src, dst);
+        self
+    }
+
+    /// Bind-mounts the host's `src` on `dst` inside, read-only.
+    pub fn bind_ro(&mut self, src: impl AsRef<Path>, dst: impl AsRef<Path>) -> &mut Self {
+        self.mounts.bind_ro(src, dst);
+        self
+    }
+
+    /// Hides `path` inside: `/dev/null` over a file, an empty read-only tmpfs over a directory.
+    pub fn mask(&mut self, path: impl AsRef<Path>) -> &mut Self {
+        self.mounts.mask(path);
+        self
+    }
+
+    /// Makes `path` read-only inside.
+    pub fn read_only_path(&mut self, path: impl AsRef<Path>) -> &mut Self {
+        self.mounts.readonly(path);
+        self
+    }
+
+    /// Makes the root read-only inside (`docker run --read-only`).
+    pub fn read_only(&mut self, read_only: bool) -> &mut Self {
+        self.mounts.readonly_root(read_only);
+        self
+    }
+
+    /// Masks and makes read-only the paths that Docker does by default (`/proc/kcore`,
+    /// `/proc/keys`, `/sys/firmware`, ..., read-only `/proc/sys`, ...).
+    pub fn docker_masks(&mut self) -> &mut Self {
+        self.mounts.docker_defaults();
+        self
+    }
+
+    /// Gives the container its own time namespace with these clock offsets.
+    pub fn time_offsets(&mut self, offsets: TimeOffsets) -> &mut Self {
+        self.time_offsets = Some(offsets);
+        self
+    }
+
+    /// Runs a tiny init as PID 1 that reaps orphans, forwards signals to the program and exits
+    /// with its status (`docker run --init`). Without it the program itself is PID 1.
+    pub fn init(&mut self, init: bool) -> &mut Self {
+        self.init = init;
+        self
+    }
+
+    /// Kills the container's first process with `SIGKILL` when the thread that spawned it
+    /// ends (`prctl(PR_SET_PDEATHSIG)`).
+    ///
+    /// # Caveats
+    ///
+    /// The kernel sends the signal when the *thread* that created the child exits, not the
+    /// process: spawn from a long-lived thread (e.g. the main thread) when using this.
+    pub fn die_with_parent(&mut self, enable: bool) -> &mut Self {
+        self.die_with_parent = enable;
+        self
+    }
+
+    /// A command that runs `program` in a new container with this configuration.
+    ///
+    /// The configuration is copied into the command: later changes to this `Container` do not
+    /// affect it.
+    pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
+        Command::new_in(self.clone(), program.as_ref())
+    }
+
+    /// The namespaces a spawn creates, including the automatic user namespace.
+    pub fn effective_namespaces(&self) -> Namespaces {
+        let user = match self.userns {
+            UserNs::Off => false,
+            UserNs::Auto => crate::sys::geteuid() != 0,
+            UserNs::MapCaller | UserNs::Maps { .. } => true,
+        };
+        let mut ns = self.namespaces;
+        if user {
+            ns |= Namespaces::USER;
+        } else {
+            ns -= Namespaces::USER;
+        }
+        if self.time_offsets.is_some() {
+            ns |= Namespaces::TIME;
+        }
+        ns
+    }
+
+    // ----- cgroup -------------------------------------------------------------------------
+
+    /// Limits CPU time to `cores` CPUs' worth (`cpu.max`, with the default 100 ms period;
+    /// `docker run --cpus`). Values that are not finite or not above zero are rejected by
+    /// `spawn`.
+    pub fn limit_cpu(&mut self, cores: f64) -> &mut Self {
+        let quota = if cores.is_finite() && cores > 0.0 {
+            // At least the kernel's minimum quota of 1 ms.
+            CpuMax::DEFAULT_PERIOD
+                .mul_f64(cores)
+                .max(std::time::Duration::from_millis(1))
+        } else {
+            std::time::Duration::ZERO
+        };
+        self.cgroup.resources.cpu_max = Some(CpuMax {
+            quota: Some(quota),
+            period: CpuMax::DEFAULT_PERIOD,
+        });
+        self
+    }
+
+    /// Limits memory to `bytes` (`memory.max`; `docker run --memory`): above it the kernel
+    /// reclaims, then OOM-kills inside the container.
+    pub fn limit_memory(&mut self, bytes: u64) -> &mut Self {
+        self.cgroup.resources.memory_max = Some(Max::Value(Bytes(bytes)));
+        self
+    }
+
+    /// Limits swap use to `bytes` (`memory.swap.max`). Note that unlike Docker's
+    /// `--memory-swap`, this is swap alone, not memory plus swap.
+    pub fn memory_swap(&mut self, bytes: u64) -> &mut Self {
+        self.cgroup.resources.memory_swap_max = Some(Max::Value(Bytes(bytes)));
+        self
+    }
+
+    /// Whether an OOM kill takes every process of the container (`memory.oom.group`).
+    pub fn oom_kill_group(&mut self, group: bool) -> &mut Self {
+        self.cgroup.resources.memory_oom_group = Some(group);
+        self
+    }
+
+    /// Limits the number of processes and threads (`pids.max`; `docker run --pids-limit`).
+    pub fn limit_pids(&mut self, max: u64) -> &mut Self {
+        self.cgroup.resources.pids_max = Some(Max::Value(Count(max)));
+        self
+    }
+
+    /// Pins the container to these CPUs (`cpuset.cpus`; `docker run --cpuset-cpus`).
+    pub fn cpuset(&mut self, cpus: CpuList) -> &mut Self {
+        self.cgroup.resources.cpuset_cpus = Some(cpus);
+        self
+    }
+
+    /// Restricts the container to these memory nodes (`cpuset.mems`).
+    pub fn cpuset_mems(&mut self, mems: CpuList) -> &mut Self {
+        self.cgroup.resources.cpuset_mems = Some(mems);
+        self
+    }
+
+    /// Limits I/O on one block device (`io.max`; `docker run --device-read-bps` and friends).
+    /// A later limit for the same device replaces the earlier one.
+    pub fn limit_io(&mut self, limit: IoMax) -> &mut Self {
+        let io = &mut self.cgroup.resources.io_max;
+        io.retain(|l| l.device != limit.device);
+        io.push(limit);
+        self
+    }
+
+    /// Restricts device access with an eBPF `cgroup_device` program built from `policy`
+    /// (e.g. [`DevicePolicy::docker_default`]).
+    pub fn devices(&mut self, policy: DevicePolicy) -> &mut Self {
+        self.cgroup.devices = Some(policy);
+        self
+    }
+
+    /// Sets any typed knob of the cgroup crate, applied after the limits above.
+    pub fn cgroup_setting(&mut self, setting: Setting) -> &mut Self {
+        self.cgroup.resources.extra.push(setting);
+        self
+    }
+
+    /// Replaces all cgroup limits at once.
+    pub fn resources(&mut self, resources: Resources) -> &mut Self {
+        self.cgroup.resources = resources;
+        self
+    }
+
+    /// The cgroup limits set so far.
+    pub fn get_resources(&self) -> &Resources {
+        &self.cgroup.resources
+    }
+
+    /// Whether each container gets a cgroup of its own: `true` requires one (spawning fails
+    /// when it cannot be made), `false` never makes one (limits then fail to spawn). By
+    /// default a cgroup is made when the hierarchy is writable, and always when limits are set.
+    pub fn cgroup(&mut self, enable: bool) -> &mut Self {
+        self.cgroup.options.mode = if enable { Mode::Required } else { Mode::Off };
+        self
+    }
+
+    /// Makes containers' cgroups under `parent` (a path on the cgroup2 file system, absolute
+    /// or relative to its root) instead of a `hutch` cgroup beside the caller's own.
+    pub fn cgroup_parent(&mut self, parent: impl AsRef<Path>) -> &mut Self {
+        self.cgroup.options.parent = Some(parent.as_ref().to_owned());
+        self
+    }
+
+    /// Uses the cgroup2 file system mounted at `root` instead of finding it in
+    /// `/proc/self/mountinfo`.
+    pub fn cgroup_root(&mut self, root: impl AsRef<Path>) -> &mut Self {
+        self.cgroup.options.root = Some(root.as_ref().to_owned());
+        self
+    }
+
+    /// Names the container's cgroup (default `hutch-<pid>-<n>`). Only one container at a time
+    /// can have a given name under one parent.
+    pub fn cgroup_name(&mut self, name: impl AsRef<OsStr>) -> &mut Self {
+        self.cgroup.options.name = Some(name.as_ref().to_owned());
+        self
+    }
+
+    /// Keeps the container's cgroup when the container ends (default: removed).
+    pub fn keep_cgroup(&mut self, keep: bool) -> &mut Self {
+        self.cgroup.options.keep = keep;
+        self
+    }
+}

@@ -1,0 +1,103 @@
+//! # hutch — Linux containers from the kernel's own parts
+//!
+//! `hutch` runs a program in fresh namespaces, under cgroup v2 limits, with an API shaped like
+//! [`std::process::Command`]:
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let status = hutch::Container::new()
+//!     .hostname("tupperware")
+//!     .command("/bin/sh").arg("-c").arg("echo hi from $(hostname)")
+//!     .status()?;
+//! assert!(status.success());
+//! # Ok(()) }
+//! ```
+//!
+//! A [`Container`] holds the isolation and limits and can spawn any number of [`Command`]s;
+//! each spawn gives a [`Child`] (pidfd-backed `wait`, `kill`, `signal`, piped streams, and
+//! [`Child::exec`] to run more programs inside the running container).
+//!
+//! # Quickstart
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use hutch::{Container, Namespaces, Stdio};
+//! let mut c = Container::new();              // pid, mount, uts, ipc, net, cgroup namespaces
+//! c.hostname("tupperware")
+//!  .tmpfs("/tmp")
+//!  .bind_ro("/etc/resolv.conf", "/etc/resolv.conf");
+//! let out = c.command("/bin/sh").arg("-c").arg("hostname").stdout(Stdio::piped()).output()?;
+//! assert_eq!(out.stdout, b"tupperware\n");
+//!
+//! let mut child = c.command("sleep").arg("10").spawn()?;
+//! let ps = child.exec("ps").arg("-e").output()?;   // sees only the container's processes
+//! child.kill()?;
+//! let status = child.wait()?;                      // a std::process::ExitStatus
+//! # Ok(()) }
+//! ```
+//!
+//! # Requirements
+//!
+//! * Linux 5.9 or later (`clone3` with `CLONE_PIDFD` and `CLONE_INTO_CGROUP`, `close_range`,
+//!   pidfd `setns`); time namespaces need 5.6, `mount_setattr` 5.12.
+//! * Root, or unprivileged user namespaces: when the caller is not root, a user namespace
+//!   mapping the caller to root inside is added automatically.
+//! * cgroup v2 for limits (see `hutch-cgroup`); on a v1/v2 hybrid host, limits whose
+//!   controller is bound to v1 fail with an error that says so.
+//!
+//! # Threads
+//!
+//! Spawning is safe from any number of threads at once. The parent builds every string, array
+//! and mount plan before `clone3`; the child is a fork-like copy of one thread and only makes
+//! raw system calls until `execve` (no allocation, no locks, no formatting), reporting a failure
+//! as `(step, errno)` over a close-on-exec pipe. Nothing here changes the namespaces of the
+//! calling process or thread.
+//!
+//! # Errors
+//!
+//! A failed spawn returns a [`SpawnError`] naming the step (in the parent or the child), the
+//! path or value involved, and the errno as its source; nothing is left behind (the child is
+//! killed and reaped, its cgroup removed, descriptors closed). [`error_chain`] formats the
+//! whole chain on one line.
+//!
+//! # Test strategy
+//!
+//! Integration tests in `tests/` run against the real kernel as root: namespace isolation,
+//! mounts, id maps, time offsets, exec into a running container, 32 concurrent spawning
+//! threads with descriptor and zombie accounting, and every error path with a leak check.
+//! Tests that need cgroup v2 controllers (memory, cpu, pids, io) run in a throw-away VM
+//! (`scripts/vm-tests.sh`), because CI hosts are v1/v2 hybrids.
+//!
+//! # Crates
+//!
+//! | crate | what |
+//! |---|---|
+//! | `hutch-ns` | namespace types and handles, id maps, time offsets, mount plans |
+//! | `hutch-cgroup` | the cgroup v2 interface, typed |
+
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
+
+mod cgroup;
+mod child;
+mod command;
+mod container;
+mod error;
+mod spawn;
+mod stdio;
+mod sys;
+
+pub use cgroup::CgroupOptions;
+pub use child::{Child, ControlError};
+pub use command::Command;
+pub use container::Container;
+pub use error::{SpawnError, Step, error_chain};
+pub use hutch_ns::{Namespace, Namespaces};
+pub use stdio::Stdio;
+
+/// The namespace crate, re-exported for its types (id maps, time offsets, mount options,
+/// namespace handles).
+pub use hutch_ns as ns;
+
+/// The cgroup crate, re-exported for its types (limits, stats, events).
+pub use hutch_cgroup as cgroup_v2;

@@ -1,0 +1,567 @@
+//! The parent's side of spawning: prepare everything, clone, finish the parent's steps, and
+//! turn the child's report into a `Child` or an error.
+
+use std::ffi::{CStr, CString, OsStr, OsString};
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
+
+use hutch_ns::Namespaces;
+use hutch_ns::idmap::{IdKind, IdMapError};
+use hutch_ns::idmap::{IdMap, SetGroups};
+use hutch_ns::mount::{MountFailure, MountPlan, MountStep, PreparedMounts};
+
+use crate::command::Defaults;
+use crate::container::UserNs;
+use crate::error::Step;
+use crate::stdio::StdioKind;
+use crate::sys::{self, ChildStdio, Join, Prepared, Record};
+use crate::{Child, Command, SpawnError};
+
+/// The kernel's limit on host and domain names (`__NEW_UTS_LEN`).
+const UTS_LEN: usize = 64;
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn cstring(what: &'static str, s: &OsStr) -> Result<CString, SpawnError> {
+    CString::new(s.as_bytes()).map_err(|_| SpawnError::NulByte {
+        what,
+        value: s.to_owned(),
+    })
+}
+
+fn parent(op: &'static str) -> impl FnOnce(io::Error) -> SpawnError {
+    move |source| SpawnError::Parent { op, source }
+}
+
+/// The caller's side of a piped stream, and the child's descriptor, if any.
+struct StreamSetup {
+    child: ChildStdio,
+    /// Keeps the child's end open until the clone.
+    _child_end: Option<OwnedFd>,
+    parent_end: Option<OwnedFd>,
+}
+
+fn stream(
+    cfg: Option<&crate::Stdio>,
+    default: StdioKind,
+    input: bool,
+) -> Result<StreamSetup, SpawnError> {
+    let kind = match cfg {
+        Some(s) => match &s.0 {
+            StdioKind::Inherit => StdioKind::Inherit,
+            StdioKind::Null => StdioKind::Null,
+            StdioKind::Piped => StdioKind::Piped,
+            StdioKind::Fd(fd) => {
+                return Ok(StreamSetup {
+                    child: ChildStdio::Fd(fd.as_raw_fd()),
+                    _child_end: None,
+                    parent_end: None,
+                });
+            }
+        },
+        None => default,
+    };
+    Ok(match kind {
+        StdioKind::Inherit => StreamSetup {
+            child: ChildStdio::Inherit,
+            _child_end: None,
+            parent_end: None,
+        },
+        StdioKind::Null => {
+            let f = File::options()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+                .map_err(parent("opening /dev/null"))?;
+            let fd = OwnedFd::from(f);
+            StreamSetup {
+                child: ChildStdio::Fd(fd.as_raw_fd()),
+                _child_end: Some(fd),
+                parent_end: None,
+            }
+        }
+        StdioKind::Piped => {
+            let (r, w) = io::pipe().map_err(parent("pipe2"))?;
+            let (r, w) = (OwnedFd::from(r), OwnedFd::from(w));
+            let (child, parent) = if input { (r, w) } else { (w, r) };
+            StreamSetup {
+                child: ChildStdio::Fd(child.as_raw_fd()),
+                _child_end: Some(child),
+                parent_end: Some(parent),
+            }
+        }
+        StdioKind::Fd(_) => unreachable!("handled above"),
+    })
+}
+
+/// Candidate paths for `program`, in the order `execvp` would try them.
+fn program_candidates(
+    program: &OsStr,
+    path_var: Option<&OsStr>,
+) -> Result<Vec<CString>, SpawnError> {
+    if program.is_empty() {
+        return Err(SpawnError::Config("the program name is empty"));
+    }
+    if program.as_bytes().contains(&b'/') {
+        return Ok(vec![cstring("program", program)?]);
+    }
+    let path = path_var.unwrap_or(OsStr::new(DEFAULT_PATH));
+    let mut out = Vec::new();
+    for dir in path.as_bytes().split(|b| *b == b':') {
+        // An empty element means the current directory, as in execvp.
+        let dir: &[u8] = if dir.is_empty() { b"." } else { dir };
+        let mut p = dir.to_vec();
+        p.push(b'/');
+        p.extend_from_slice(program.as_bytes());
+        out.push(cstring("program", OsStr::from_bytes(&p))?);
+    }
+    Ok(out)
+}
+
+/// The environment the program gets, as `KEY=VALUE` strings.
+fn environment(cmd: &Command) -> Result<(Vec<CString>, Option<OsString>), SpawnError> {
+    let mut vars: std::collections::BTreeMap<OsString, OsString> = if cmd.env_clear {
+        Default::default()
+    } else {
+        std::env::vars_os().collect()
+    };
+    for (k, v) in &cmd.env {
+        match v {
+            Some(v) => {
+                vars.insert(k.clone(), v.clone());
+            }
+            None => {
+                vars.remove(k);
+            }
+        }
+    }
+    let path = vars.get(OsStr::new("PATH")).cloned();
+    let mut out = Vec::with_capacity(vars.len());
+    for (k, v) in vars {
+        if k.is_empty() || k.as_bytes().contains(&b'=') {
+            return Err(SpawnError::Config(
+                "an environment variable name is empty or contains '='",
+            ));
+        }
+        let mut kv = k.into_vec();
+        kv.push(b'=');
+        kv.extend_from_slice(v.as_bytes());
+        out.push(cstring("environment variable", OsStr::from_bytes(&kv))?);
+    }
+    Ok((out, path))
+}
+
+fn uts_name(what: &'static str, name: &OsStr) -> Result<CString, SpawnError> {
+    if name.len() > UTS_LEN {
+        return Err(SpawnError::HostnameTooLong {
+            hostname: name.to_owned(),
+            len: name.len(),
+        });
+    }
+    cstring(what, name)
+}
+
+/// The mount plan a spawn applies: the user's plan plus `/proc` and `/dev` as configured.
+fn mount_plan(cmd: &Command, ns: Namespaces) -> Result<Option<PreparedMounts>, SpawnError> {
+    let c = &cmd.container;
+    if !ns.contains(Namespaces::MOUNT) {
+        if c.rootfs.is_some() || c.mounts != MountPlan::default() {
+            return Err(SpawnError::Config(
+                "mounts and a rootfs need a mount namespace (Namespaces::MOUNT)",
+            ));
+        }
+        return Ok(None);
+    }
+    let mut plan: MountPlan = c.mounts.clone();
+    if let Some(root) = &c.rootfs {
+        plan.rootfs(root);
+        plan.dev(c.dev);
+    }
+    plan.proc(c.proc && ns.contains(Namespaces::PID));
+    plan.prepare().map(Some).map_err(SpawnError::MountPlan)
+}
+
+/// The id maps to write for a new user namespace, and whether `setgroups` stays allowed.
+fn id_maps(userns: &UserNs) -> (IdMap, IdMap, SetGroups) {
+    match userns {
+        UserNs::Maps { uid, gid } => (uid.clone(), gid.clone(), SetGroups::Allow),
+        _ => {
+            let (uid, gid) = (sys::geteuid(), sys::getegid());
+            // Unprivileged callers may only map themselves, and only with setgroups denied.
+            let setgroups = if uid == 0 {
+                SetGroups::Allow
+            } else {
+                SetGroups::Deny
+            };
+            (IdMap::single(0, uid), IdMap::single(0, gid), setgroups)
+        }
+    }
+}
+
+/// Kills and reaps a child that never got to run its program.
+fn abandon(pidfd: BorrowedFd<'_>) {
+    let _ = sys::pidfd_send_signal(pidfd, libc::SIGKILL);
+    let _ = sys::waitid_pidfd(pidfd, false);
+}
+
+/// Turns a failure record from the child into an error naming the step and what it acted on.
+fn child_error(
+    rec: Record,
+    plan: &Prepared,
+    mounts: Option<&PreparedMounts>,
+    cmd: &Command,
+) -> SpawnError {
+    if rec.tag == sys::TAG_MOUNT_ERROR {
+        if let (Some(m), Some(step)) = (mounts, MountStep::from_u8(rec.step as u8)) {
+            let f = MountFailure {
+                step,
+                index: rec.index,
+                errno: rec.errno,
+            };
+            return SpawnError::Mount(m.describe(f));
+        }
+    }
+    let step = Step::from_code(rec.step);
+    let on: Option<PathBuf> = match step {
+        Step::Exec => plan
+            .programs
+            .get(rec.index as usize)
+            .map(|p| PathBuf::from(OsStr::from_bytes(p.as_bytes()))),
+        Step::Chdir => cmd.cwd.clone(),
+        Step::Hostname => cmd.container.hostname.clone().map(PathBuf::from),
+        Step::Domainname => cmd.container.domainname.clone().map(PathBuf::from),
+        Step::Loopback => Some(PathBuf::from("lo")),
+        Step::EnterTimeNamespace => Some(PathBuf::from(OsStr::from_bytes(
+            plan.time_for_children.to_bytes(),
+        ))),
+        _ => None,
+    };
+    // A program found nowhere on PATH: name the program, not the last directory tried.
+    let on = match (step, rec.errno) {
+        (Step::Exec, libc::ENOENT) if plan.programs.len() > 1 => Some(PathBuf::from(&cmd.program)),
+        _ => on,
+    };
+    SpawnError::Child {
+        step,
+        on,
+        source: io::Error::from_raw_os_error(rec.errno),
+    }
+}
+
+static TIME_FOR_CHILDREN: &CStr = c"/proc/self/ns/time_for_children";
+
+pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnError> {
+    let c = &cmd.container;
+    let joining = cmd.join.is_some();
+    let ns = if joining {
+        Namespaces::empty()
+    } else {
+        c.effective_namespaces()
+    };
+
+    // --- Everything the child will need, built now. -------------------------------------
+    let hostname = match &c.hostname {
+        Some(h) if !joining => {
+            if !ns.contains(Namespaces::UTS) {
+                return Err(SpawnError::Config(
+                    "a hostname needs a UTS namespace (Namespaces::UTS)",
+                ));
+            }
+            Some(uts_name("hostname", h)?)
+        }
+        _ => None,
+    };
+    let domainname = match &c.domainname {
+        Some(h) if !joining => {
+            if !ns.contains(Namespaces::UTS) {
+                return Err(SpawnError::Config(
+                    "a domain name needs a UTS namespace (Namespaces::UTS)",
+                ));
+            }
+            Some(uts_name("domainname", h)?)
+        }
+        _ => None,
+    };
+    let (env, path_var) = environment(cmd)?;
+    let programs = program_candidates(&cmd.program, path_var.as_deref())?;
+    let mut strings = Vec::with_capacity(1 + cmd.args.len() + env.len());
+    strings.push(cstring("program", &cmd.program)?);
+    for a in &cmd.args {
+        strings.push(cstring("argument", a)?);
+    }
+    let argc = strings.len();
+    strings.extend(env);
+    let mut argv: Vec<*const libc::c_char> = strings[..argc].iter().map(|s| s.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = strings[argc..].iter().map(|s| s.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    let cwd = cmd
+        .cwd
+        .as_ref()
+        .map(|d| cstring("working directory", d.as_os_str()))
+        .transpose()?;
+
+    let mounts = if joining { None } else { mount_plan(cmd, ns)? };
+    let user = ns.contains(Namespaces::USER);
+    let maps = if user {
+        let (uid, gid, setgroups) = id_maps(&c.userns);
+        for (kind, map) in [(IdKind::Uid, &uid), (IdKind::Gid, &gid)] {
+            map.validate().map_err(|source| SpawnError::IdMap {
+                pid: 0,
+                source: IdMapError::Invalid { kind, source },
+            })?;
+        }
+        Some((uid, gid, setgroups))
+    } else {
+        None
+    };
+    let time = if ns.contains(Namespaces::TIME) {
+        Some(c.time_offsets.clone().unwrap_or_default())
+    } else {
+        None
+    };
+
+    let (in_default, out_default) = match defaults {
+        Defaults::Inherit => (StdioKind::Inherit, StdioKind::Inherit),
+        Defaults::Output => (StdioKind::Null, StdioKind::Piped),
+    };
+    let stdin = stream(cmd.stdin.as_ref(), in_default, true)?;
+    let stdout = stream(
+        cmd.stdout.as_ref(),
+        match out_default {
+            StdioKind::Piped => StdioKind::Piped,
+            _ => StdioKind::Inherit,
+        },
+        false,
+    )?;
+    let stderr = stream(
+        cmd.stderr.as_ref(),
+        match out_default {
+            StdioKind::Piped => StdioKind::Piped,
+            _ => StdioKind::Inherit,
+        },
+        false,
+    )?;
+
+    let (report_r, report_w) = io::pipe().map_err(parent("pipe2"))?;
+    let sync = if user || time.is_some() {
+        Some(io::pipe().map_err(parent("pipe2"))?)
+    } else {
+        None
+    };
+
+    // The container's cgroup, created and limited before the clone, so the child starts in
+    // it (CLONE_INTO_CGROUP) and is never outside its limits.
+    let cgroup = if joining {
+        None
+    } else {
+        crate::cgroup::prepare(&c.cgroup)?
+    };
+
+    let join = match &cmd.join {
+        Some(j) => {
+            let target = |source| SpawnError::JoinTarget { pid: j.pid, source };
+            let pidfd = j
+                .pidfd
+                .as_ref()
+                .map_err(|e| target(io::Error::from(e.kind())))?;
+            // A pidfd becomes readable when its process ends: joining it then is pointless.
+            if sys::poll_readable(pidfd.as_fd(), Some(std::time::Duration::ZERO))
+                .map_err(|e| target(e))?
+            {
+                return Err(target(io::Error::from_raw_os_error(libc::ESRCH)));
+            }
+            Some(Join {
+                pidfd: pidfd.as_raw_fd(),
+                nstypes: j.namespaces.bits() as libc::c_int,
+                cgroup_fd: j.cgroup.as_ref().map(|f| f.as_raw_fd()),
+            })
+        }
+        None => None,
+    };
+
+    let plan = Prepared {
+        report_fd: report_w.as_raw_fd(),
+        sync_fd: sync.as_ref().map(|(r, _)| r.as_raw_fd()),
+        death_signal: c.die_with_parent && !joining,
+        time_namespace: time.is_some(),
+        time_for_children: TIME_FOR_CHILDREN,
+        hostname,
+        domainname,
+        loopback: (ns.contains(Namespaces::NET)).then(sys::loopback_request),
+        mounts,
+        cwd,
+        stdio: [stdin.child, stdout.child, stderr.child],
+        gid: cmd.gid,
+        uid: cmd.uid,
+        clear_groups: cmd.gid.is_some()
+            && maps
+                .as_ref()
+                .is_none_or(|(_, _, sg)| *sg == SetGroups::Allow),
+        init: c.init && !joining,
+        join,
+        programs,
+        argv,
+        envp,
+        _strings: strings,
+    };
+
+    // Time namespaces are created by the child with unshare(), so that the offsets can be
+    // written before any process enters the namespace.
+    let clone_flags = (ns - Namespaces::TIME).bits();
+    let cloned = sys::spawn_child(clone_flags, cgroup.as_ref().map(|cg| cg.dir_fd()), &plan);
+    let cloned = match cloned {
+        Ok(c) => c,
+        Err(source) => {
+            drop(cgroup);
+            return Err(SpawnError::Clone {
+                namespaces: format!("{ns:?}"),
+                source,
+            });
+        }
+    };
+    // Our copies of the child's ends must be closed, or we never see end-of-file.
+    drop(report_w);
+    drop(stdin._child_end);
+    drop(stdout._child_end);
+    drop(stderr._child_end);
+    let report = OwnedFd::from(report_r);
+
+    let fail = |e: SpawnError, pidfd: BorrowedFd<'_>| -> SpawnError {
+        abandon(pidfd);
+        e
+    };
+
+    // --- The parent's steps. ------------------------------------------------------------
+    if let Some((sync_r, sync_w)) = sync {
+        drop(sync_r);
+        if time.is_some() {
+            match sys::read_record(report.as_fd()) {
+                Ok(Some(r)) if r.tag == sys::TAG_READY => {}
+                Ok(Some(r)) => {
+                    let e = child_error(r, &plan, plan.mounts.as_ref(), cmd);
+                    return Err(fail(e, cloned.pidfd.as_fd()));
+                }
+                Ok(None) => {
+                    let e = SpawnError::Child {
+                        step: Step::Sync,
+                        on: None,
+                        source: io::Error::from(io::ErrorKind::UnexpectedEof),
+                    };
+                    return Err(fail(e, cloned.pidfd.as_fd()));
+                }
+                Err(source) => {
+                    let e = SpawnError::Parent {
+                        op: "reading the child's report",
+                        source,
+                    };
+                    return Err(fail(e, cloned.pidfd.as_fd()));
+                }
+            }
+        }
+        if let Some((uid, gid, setgroups)) = &maps
+            && let Err(source) =
+                hutch_ns::idmap::write_id_maps(cloned.pid as u32, uid, gid, *setgroups)
+        {
+            let e = SpawnError::IdMap {
+                pid: cloned.pid,
+                source,
+            };
+            return Err(fail(e, cloned.pidfd.as_fd()));
+        }
+        if let Some(offsets) = &time
+            && let Err(source) = hutch_ns::time::write_time_offsets(cloned.pid as u32, offsets)
+        {
+            let e = SpawnError::TimeOffsets {
+                pid: cloned.pid,
+                source,
+            };
+            return Err(fail(e, cloned.pidfd.as_fd()));
+        }
+        let mut w = File::from(OwnedFd::from(sync_w));
+        if let Err(source) = w.write_all(&[1]) {
+            let e = SpawnError::Parent {
+                op: "waking the child",
+                source,
+            };
+            return Err(fail(e, cloned.pidfd.as_fd()));
+        }
+    }
+
+    // --- Wait for exec (end of file) or a failure report. -------------------------------
+    let mut pid = cloned.pid;
+    let mut pidfd = cloned.pidfd;
+    let mut intermediate: Option<OwnedFd> = None;
+    loop {
+        match sys::read_record(report.as_fd()) {
+            Ok(None) => break,
+            Ok(Some(r)) if r.tag == sys::TAG_PID && joining => {
+                // The joining child forked the real process (our child, by CLONE_PARENT); it
+                // cannot be reaped by anyone but us, so its pid is stable until we wait.
+                let real = r.index as libc::pid_t;
+                match sys::pidfd_open(real) {
+                    Ok(fd) => {
+                        intermediate = Some(std::mem::replace(&mut pidfd, fd));
+                        pid = real;
+                    }
+                    Err(source) => {
+                        let _ = sys::waitid_pidfd(pidfd.as_fd(), false);
+                        return Err(SpawnError::Parent {
+                            op: "pidfd_open",
+                            source,
+                        });
+                    }
+                }
+            }
+            Ok(Some(r)) => {
+                let e = child_error(r, &plan, plan.mounts.as_ref(), cmd);
+                if let Some(i) = &intermediate {
+                    let _ = sys::waitid_pidfd(i.as_fd(), false);
+                }
+                return Err(fail(e, pidfd.as_fd()));
+            }
+            Err(source) => {
+                let e = SpawnError::Parent {
+                    op: "reading the child's report",
+                    source,
+                };
+                if let Some(i) = &intermediate {
+                    abandon(i.as_fd());
+                }
+                return Err(fail(e, pidfd.as_fd()));
+            }
+        }
+    }
+    if let Some(i) = intermediate {
+        // It exited right after forking; reap it.
+        let _ = sys::waitid_pidfd(i.as_fd(), false);
+    } else if joining {
+        // The intermediate ended without forking (it reports failures, so this is a kill).
+        let _ = sys::waitid_pidfd(pidfd.as_fd(), false);
+        return Err(SpawnError::Child {
+            step: Step::JoinFork,
+            on: None,
+            source: io::Error::from(io::ErrorKind::UnexpectedEof),
+        });
+    }
+    drop(plan);
+
+    Ok(Child::new(
+        pid,
+        pidfd,
+        if joining {
+            cmd.join
+                .as_ref()
+                .map_or(Namespaces::empty(), |j| j.namespaces)
+        } else {
+            ns
+        },
+        stdin.parent_end,
+        stdout.parent_end,
+        stderr.parent_end,
+        cgroup,
+    ))
+}

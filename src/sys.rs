@@ -1,0 +1,805 @@
+//! Raw system calls of the spawn engine, and the code that runs in the child.
+//!
+//! # Safety
+//!
+//! This is the only module of the facade that opts back into `unsafe`. Two kinds of code live
+//! here:
+//!
+//! * thin wrappers over system calls that the `libc` crate exposes only as raw functions
+//!   (`clone3`, `pidfd_send_signal`, `waitid(P_PIDFD)`, `poll`); each checks its return value and
+//!   turns `-1` into an [`io::Error`] carrying `errno`;
+//! * [`child_main`], which runs in the child between `clone3` and `execve`. The child is a copy
+//!   of one thread of a possibly multithreaded parent: any lock (the allocator's, stdio's, the
+//!   environment's) may be held by a thread that does not exist in the child. So the child only
+//!   reads the [`Prepared`] plan that the parent built before the clone and makes raw system
+//!   calls: it does not allocate, lock, format or panic. A failure is reported as a fixed-size
+//!   record `(tag, step, index, errno)` over a `CLOEXEC` pipe, and the child ends with `_exit`.
+
+#![allow(unsafe_code)]
+
+use std::ffi::{CStr, CString, c_char, c_int};
+use std::io;
+use std::mem::{MaybeUninit, size_of};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use hutch_ns::mount::PreparedMounts;
+
+/// `CLONE_INTO_CGROUP` (Linux 5.7), as the 64-bit flag it is (libc's constant is an `int`).
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// What a record on the report pipe means.
+pub(crate) const TAG_ERROR: u32 = 1;
+/// A mount step failed: `step` is the encoded `MountStep`, `index` the plan entry.
+pub(crate) const TAG_MOUNT_ERROR: u32 = 2;
+/// The child has created its time namespace and waits for the offsets.
+pub(crate) const TAG_READY: u32 = 3;
+/// The joining child forked the process that will exec: `index` is its pid.
+pub(crate) const TAG_PID: u32 = 4;
+
+/// Steps of the child, as sent over the report pipe. The public names live in
+/// [`crate::Step`]; the numbers are private to one build of the library.
+pub(crate) mod step {
+    pub const DEATH_SIGNAL: u32 = 1;
+    pub const SYNC: u32 = 2;
+    pub const TIME_NAMESPACE: u32 = 3;
+    pub const ENTER_TIME_NAMESPACE: u32 = 4;
+    pub const HOSTNAME: u32 = 5;
+    pub const LOOPBACK: u32 = 6;
+    pub const CHDIR: u32 = 7;
+    pub const STDIO: u32 = 8;
+    pub const SIGNALS: u32 = 9;
+    pub const INIT_FORK: u32 = 10;
+    pub const EXEC: u32 = 11;
+    pub const JOIN: u32 = 12;
+    pub const JOIN_FORK: u32 = 13;
+    pub const SETGROUPS: u32 = 14;
+    pub const SETGID: u32 = 15;
+    pub const SETUID: u32 = 16;
+    pub const CLOSE_FDS: u32 = 17;
+    pub const DOMAINNAME: u32 = 18;
+}
+
+/// A record on the report pipe, as plain integers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Record {
+    pub tag: u32,
+    pub step: u32,
+    pub index: u32,
+    pub errno: i32,
+}
+
+impl Record {
+    const SIZE: usize = 16;
+
+    fn to_bytes(self) -> [u8; Self::SIZE] {
+        let mut b = [0u8; Self::SIZE];
+        b[0..4].copy_from_slice(&self.tag.to_ne_bytes());
+        b[4..8].copy_from_slice(&self.step.to_ne_bytes());
+        b[8..12].copy_from_slice(&self.index.to_ne_bytes());
+        b[12..16].copy_from_slice(&self.errno.to_ne_bytes());
+        b
+    }
+
+    fn from_bytes(b: &[u8; Self::SIZE]) -> Record {
+        let word = |i: usize| [b[i], b[i + 1], b[i + 2], b[i + 3]];
+        Record {
+            tag: u32::from_ne_bytes(word(0)),
+            step: u32::from_ne_bytes(word(4)),
+            index: u32::from_ne_bytes(word(8)),
+            errno: i32::from_ne_bytes(word(12)),
+        }
+    }
+}
+
+/// Where one of the child's standard streams comes from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ChildStdio {
+    /// Keep the parent's descriptor.
+    Inherit,
+    /// Duplicate this descriptor onto the stream.
+    Fd(RawFd),
+}
+
+/// Joining the namespaces of a running container (the `docker exec` path).
+#[derive(Debug)]
+pub(crate) struct Join {
+    /// A pidfd of a process inside the container.
+    pub pidfd: RawFd,
+    /// The `CLONE_NEW*` flags of the namespaces that differ from the caller's.
+    pub nstypes: c_int,
+    /// `CLONE_INTO_CGROUP` target for the process that execs, if any.
+    pub cgroup_fd: Option<RawFd>,
+}
+
+/// Everything the child needs, built by the parent before `clone3`.
+///
+/// Holds raw pointers into the owned `CString`s of the same struct, so it is neither `Send` nor
+/// `Sync` and must not be moved apart from them (the vectors' heap buffers do not move when the
+/// struct does).
+pub(crate) struct Prepared {
+    pub report_fd: RawFd,
+    pub sync_fd: Option<RawFd>,
+    pub death_signal: bool,
+    pub time_namespace: bool,
+    pub time_for_children: &'static CStr,
+    pub hostname: Option<CString>,
+    pub domainname: Option<CString>,
+    pub loopback: Option<libc::ifreq>,
+    pub mounts: Option<PreparedMounts>,
+    pub cwd: Option<CString>,
+    pub stdio: [ChildStdio; 3],
+    pub gid: Option<libc::gid_t>,
+    pub uid: Option<libc::uid_t>,
+    pub clear_groups: bool,
+    pub init: bool,
+    pub join: Option<Join>,
+    /// Candidate paths for the program, tried in order (a `PATH` search prepared in advance).
+    pub programs: Vec<CString>,
+    pub argv: Vec<*const c_char>,
+    pub envp: Vec<*const c_char>,
+    /// Keeps the strings that `argv` and `envp` point into alive.
+    pub _strings: Vec<CString>,
+}
+
+/// The `struct clone_args` of `clone3(2)` (ABI of Linux 5.7+, `CLONE_ARGS_SIZE_VER2`).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// The result of a fork-like `clone3` in the parent.
+pub(crate) struct Cloned {
+    pub pid: libc::pid_t,
+    pub pidfd: OwnedFd,
+}
+
+/// Creates the child with `clone3(CLONE_PIDFD | flags)` and runs [`child_main`] in it.
+///
+/// `flags` must not contain `CLONE_VM`, `CLONE_THREAD` or anything else that makes the child
+/// share memory with the parent: the child runs on a copy of the caller's stack.
+pub(crate) fn spawn_child(
+    flags: u64,
+    cgroup: Option<BorrowedFd<'_>>,
+    plan: &Prepared,
+) -> io::Result<Cloned> {
+    let mut pidfd: c_int = -1;
+    let mut args = CloneArgs {
+        flags: flags | libc::CLONE_PIDFD as u64,
+        pidfd: &mut pidfd as *mut c_int as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..CloneArgs::default()
+    };
+    if let Some(cg) = cgroup {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = cg.as_raw_fd() as u64;
+    }
+    // SAFETY: `args` is a valid `clone_args` of the size passed. Without CLONE_VM the child
+    // gets a copy of the address space and continues here on a copy of this stack, like
+    // fork(); it calls `child_main`, which never returns and only makes raw system calls.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            size_of::<CloneArgs>(),
+        )
+    };
+    match ret {
+        -1 => Err(io::Error::last_os_error()),
+        // SAFETY: we are the child; see above.
+        0 => unsafe { child_main(plan) },
+        pid => Ok(Cloned {
+            pid: pid as libc::pid_t,
+            // SAFETY: with CLONE_PIDFD the kernel stored a new descriptor that we now own.
+            pidfd: unsafe { OwnedFd::from_raw_fd(pidfd) },
+        }),
+    }
+}
+
+/// Sends one record; used by the child, so it only calls `write(2)`.
+fn send(fd: RawFd, rec: Record) {
+    let bytes = rec.to_bytes();
+    // SAFETY: writing a stack buffer of the given length. A pipe write of 16 bytes is atomic
+    // (less than PIPE_BUF), so records from several writers never interleave.
+    unsafe {
+        libc::write(fd, bytes.as_ptr().cast(), bytes.len());
+    }
+}
+
+fn errno() -> i32 {
+    // SAFETY: `__errno_location` returns this thread's errno slot; reading it is always valid.
+    unsafe { *libc::__errno_location() }
+}
+
+/// Reports `step` failing with the current errno and ends the child.
+fn fail(p: &Prepared, step: u32, index: u32) -> ! {
+    let e = errno();
+    send(
+        p.report_fd,
+        Record {
+            tag: TAG_ERROR,
+            step,
+            index,
+            errno: e,
+        },
+    );
+    exit(127)
+}
+
+fn exit(code: c_int) -> ! {
+    // SAFETY: `_exit` ends the process without running atexit handlers or flushing stdio,
+    // which is what a forked child of a multithreaded process must do.
+    unsafe { libc::_exit(code) }
+}
+
+/// The child's side of the spawn. Never returns.
+///
+/// # Safety
+///
+/// Must only be called in the child of a fork-like `clone3`, with `p` prepared by the parent.
+pub(crate) unsafe fn child_main(p: &Prepared) -> ! {
+    // SAFETY (whole function): every call below is a system call or an async-signal-safe libc
+    // wrapper on memory that `p` owns or on the stack; nothing allocates or takes a lock.
+    unsafe {
+        if p.death_signal && libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) == -1 {
+            fail(p, step::DEATH_SIGNAL, 0);
+        }
+
+        if let Some(join) = &p.join {
+            join_container(p, join);
+        }
+
+        if p.time_namespace {
+            if libc::unshare(libc::CLONE_NEWTIME) == -1 {
+                fail(p, step::TIME_NAMESPACE, 0);
+            }
+            send(
+                p.report_fd,
+                Record {
+                    tag: TAG_READY,
+                    step: 0,
+                    index: 0,
+                    errno: 0,
+                },
+            );
+        }
+        if let Some(fd) = p.sync_fd {
+            // The parent writes one byte once it has written our id maps and time offsets; end
+            // of file means it gave up on us.
+            let mut byte = 0u8;
+            loop {
+                let n = libc::read(fd, (&mut byte as *mut u8).cast(), 1);
+                if n == 1 {
+                    break;
+                }
+                if n == -1 && errno() == libc::EINTR {
+                    continue;
+                }
+                exit(126);
+            }
+            libc::close(fd);
+        }
+        if p.time_namespace {
+            let fd = libc::open(
+                p.time_for_children.as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC,
+            );
+            if fd == -1 || libc::setns(fd, libc::CLONE_NEWTIME) == -1 {
+                fail(p, step::ENTER_TIME_NAMESPACE, 0);
+            }
+            libc::close(fd);
+        }
+
+        if let Some(name) = &p.hostname {
+            let b = name.as_bytes();
+            if libc::sethostname(b.as_ptr().cast(), b.len()) == -1 {
+                fail(p, step::HOSTNAME, 0);
+            }
+        }
+        if let Some(name) = &p.domainname {
+            let b = name.as_bytes();
+            if libc::setdomainname(b.as_ptr().cast(), b.len()) == -1 {
+                fail(p, step::DOMAINNAME, 0);
+            }
+        }
+        if let Some(req) = &p.loopback {
+            loopback_up(p, req);
+        }
+        if let Some(mounts) = &p.mounts
+            && let Err(f) = mounts.apply()
+        {
+            send(
+                p.report_fd,
+                Record {
+                    tag: TAG_MOUNT_ERROR,
+                    step: f.step as u32,
+                    index: f.index,
+                    errno: f.errno,
+                },
+            );
+            exit(127);
+        }
+
+        set_credentials(p);
+
+        if let Some(dir) = &p.cwd
+            && libc::chdir(dir.as_ptr()) == -1
+        {
+            fail(p, step::CHDIR, 0);
+        }
+        setup_stdio(p);
+        reset_signals(p);
+
+        if p.init {
+            run_init(p);
+        }
+        exec_program(p)
+    }
+}
+
+/// Joins the namespaces of a running container, then forks so that the process that execs is
+/// inside its pid namespace, and ends this intermediate process.
+unsafe fn join_container(p: &Prepared, join: &Join) {
+    // SAFETY: raw system calls on descriptors the parent prepared.
+    unsafe {
+        if libc::setns(join.pidfd, join.nstypes) == -1 {
+            fail(p, step::JOIN, 0);
+        }
+        // setns(CLONE_NEWPID) only changes the namespace of our future children. The second
+        // child is made a child of our parent (CLONE_PARENT), so the caller reaps it directly.
+        let mut args = CloneArgs {
+            flags: libc::CLONE_PARENT as u64,
+            exit_signal: 0,
+            ..CloneArgs::default()
+        };
+        if let Some(cg) = join.cgroup_fd {
+            args.flags |= CLONE_INTO_CGROUP;
+            args.cgroup = cg as u64;
+        }
+        let pid = libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            size_of::<CloneArgs>(),
+        );
+        match pid {
+            -1 => fail(p, step::JOIN_FORK, 0),
+            0 => {} // the process that goes on to exec
+            pid => {
+                send(
+                    p.report_fd,
+                    Record {
+                        tag: TAG_PID,
+                        step: 0,
+                        index: pid as u32,
+                        errno: 0,
+                    },
+                );
+                exit(0);
+            }
+        }
+    }
+}
+
+unsafe fn loopback_up(p: &Prepared, req: &libc::ifreq) {
+    // SAFETY: a datagram socket used only for the SIOC[GS]IFFLAGS ioctls on a copy of the
+    // prepared `ifreq`.
+    unsafe {
+        let sock = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if sock == -1 {
+            fail(p, step::LOOPBACK, 0);
+        }
+        let mut req = *req;
+        if libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut req) == -1 {
+            fail(p, step::LOOPBACK, 0);
+        }
+        req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        if libc::ioctl(sock, libc::SIOCSIFFLAGS, &mut req) == -1 {
+            fail(p, step::LOOPBACK, 0);
+        }
+        libc::close(sock);
+    }
+}
+
+unsafe fn set_credentials(p: &Prepared) {
+    // SAFETY: plain credential system calls.
+    unsafe {
+        if p.clear_groups && libc::setgroups(0, std::ptr::null()) == -1 {
+            fail(p, step::SETGROUPS, 0);
+        }
+        if let Some(gid) = p.gid
+            && libc::setresgid(gid, gid, gid) == -1
+        {
+            fail(p, step::SETGID, 0);
+        }
+        if let Some(uid) = p.uid
+            && libc::setresuid(uid, uid, uid) == -1
+        {
+            fail(p, step::SETUID, 0);
+        }
+    }
+}
+
+unsafe fn setup_stdio(p: &Prepared) {
+    // SAFETY: descriptor duplication on descriptors the parent keeps open until we exec.
+    unsafe {
+        // First move every source above 2, so that a source that is itself 0, 1 or 2 is not
+        // overwritten by an earlier dup2.
+        let mut high = [-1 as RawFd; 3];
+        for (i, s) in p.stdio.iter().enumerate() {
+            if let ChildStdio::Fd(fd) = *s {
+                high[i] = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3);
+                if high[i] == -1 {
+                    fail(p, step::STDIO, i as u32);
+                }
+            }
+        }
+        for (i, fd) in high.iter().enumerate() {
+            if *fd != -1 && libc::dup2(*fd, i as c_int) == -1 {
+                fail(p, step::STDIO, i as u32);
+            }
+        }
+    }
+}
+
+unsafe fn reset_signals(p: &Prepared) {
+    // SAFETY: signal-mask and disposition changes of this single-threaded child.
+    unsafe {
+        // Rust programs ignore SIGPIPE; an ignored signal stays ignored across execve, which
+        // would surprise the program. The calling thread may also have blocked signals.
+        if libc::signal(libc::SIGPIPE, libc::SIG_DFL) == libc::SIG_ERR {
+            fail(p, step::SIGNALS, 0);
+        }
+        let mut set = MaybeUninit::<libc::sigset_t>::uninit();
+        libc::sigemptyset(set.as_mut_ptr());
+        if libc::pthread_sigmask(libc::SIG_SETMASK, set.as_ptr(), std::ptr::null_mut()) != 0 {
+            fail(p, step::SIGNALS, 0);
+        }
+    }
+}
+
+unsafe fn exec_program(p: &Prepared) -> ! {
+    // SAFETY: `argv` and `envp` are NUL-terminated arrays of pointers into strings owned by
+    // `p`, prepared in the parent.
+    unsafe {
+        let mut best = libc::ENOENT;
+        let mut best_index = 0u32;
+        for (i, prog) in p.programs.iter().enumerate() {
+            libc::execve(prog.as_ptr(), p.argv.as_ptr(), p.envp.as_ptr());
+            let e = errno();
+            // Like execvp: remember a permission problem over a plain "not found", and stop at
+            // anything other than ENOENT/ENOTDIR/EACCES.
+            match e {
+                libc::ENOENT | libc::ENOTDIR => {}
+                libc::EACCES => {
+                    if best != libc::EACCES {
+                        best = e;
+                        best_index = i as u32;
+                    }
+                }
+                _ => {
+                    best = e;
+                    best_index = i as u32;
+                    break;
+                }
+            }
+        }
+        *libc::__errno_location() = best;
+        fail(p, step::EXEC, best_index)
+    }
+}
+
+/// A minimal init: forks the program, reaps every orphan, forwards signals to the program and
+/// exits with its status (128+N when it was killed by signal N). Never returns in the init;
+/// returns in the forked program.
+unsafe fn run_init(p: &Prepared) {
+    // SAFETY: signal masks, a fork-like clone, wait and kill; all on stack memory.
+    unsafe {
+        let mut all = MaybeUninit::<libc::sigset_t>::uninit();
+        libc::sigfillset(all.as_mut_ptr());
+        let all = all.assume_init();
+        let mut old = MaybeUninit::<libc::sigset_t>::uninit();
+        if libc::pthread_sigmask(libc::SIG_SETMASK, &all, old.as_mut_ptr()) != 0 {
+            fail(p, step::SIGNALS, 0);
+        }
+        let mut args = CloneArgs {
+            exit_signal: libc::SIGCHLD as u64,
+            ..CloneArgs::default()
+        };
+        let pid = libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            size_of::<CloneArgs>(),
+        );
+        if pid == -1 {
+            fail(p, step::INIT_FORK, 0);
+        }
+        if pid == 0 {
+            // The program: restore the signal mask and go on to exec.
+            libc::pthread_sigmask(libc::SIG_SETMASK, old.as_ptr(), std::ptr::null_mut());
+            return;
+        }
+        let main = pid as libc::pid_t;
+        // The init keeps no descriptor: not the report pipe (the program reports its own exec
+        // failure and its exec closes the last copy), nor the program's stdio, nor anything
+        // inherited from other threads of the parent that were spawning at the same time.
+        if libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32) == -1 {
+            // Without close_range (Linux < 5.9) close what we know about.
+            for fd in 0..=2 {
+                libc::close(fd);
+            }
+            libc::close(p.report_fd);
+        }
+        loop {
+            let mut info = MaybeUninit::<libc::siginfo_t>::zeroed();
+            let sig = libc::sigwaitinfo(&all, info.as_mut_ptr());
+            if sig == -1 {
+                continue;
+            }
+            if sig != libc::SIGCHLD {
+                libc::kill(main, sig);
+                continue;
+            }
+            loop {
+                let mut status: c_int = 0;
+                let r = libc::waitpid(-1, &mut status, libc::WNOHANG);
+                if r <= 0 {
+                    break;
+                }
+                if r == main {
+                    if libc::WIFEXITED(status) {
+                        exit(libc::WEXITSTATUS(status));
+                    }
+                    if libc::WIFSIGNALED(status) {
+                        exit(128 + libc::WTERMSIG(status));
+                    }
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parent-side wrappers.
+
+/// Reads one record from the report pipe; `Ok(None)` at end of file.
+pub(crate) fn read_record(fd: BorrowedFd<'_>) -> io::Result<Option<Record>> {
+    let mut buf = [0u8; Record::SIZE];
+    let mut got = 0;
+    while got < buf.len() {
+        // SAFETY: reading into the unfilled tail of a stack buffer.
+        let n = unsafe {
+            libc::read(
+                fd.as_raw_fd(),
+                buf[got..].as_mut_ptr().cast(),
+                buf.len() - got,
+            )
+        };
+        match n {
+            -1 => {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            0 if got == 0 => return Ok(None),
+            0 => return Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+            n => got += n as usize,
+        }
+    }
+    Ok(Some(Record::from_bytes(&buf)))
+}
+
+/// `pidfd_send_signal(2)`.
+pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: c_int) -> io::Result<()> {
+    // SAFETY: a plain system call with a null siginfo.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if r == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// `pidfd_open(2)`.
+pub(crate) fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    // SAFETY: a plain system call; on success we own the returned descriptor.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if r == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        // SAFETY: see above.
+        Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
+    }
+}
+
+/// `waitid(P_PIDFD, ...)`. Returns the raw wait status (as `waitpid` would) once the process
+/// has ended, or `None` with `nohang` while it still runs.
+pub(crate) fn waitid_pidfd(pidfd: BorrowedFd<'_>, nohang: bool) -> io::Result<Option<c_int>> {
+    let mut flags = libc::WEXITED;
+    if nohang {
+        flags |= libc::WNOHANG;
+    }
+    loop {
+        let mut info = MaybeUninit::<libc::siginfo_t>::zeroed();
+        // SAFETY: `info` is a zeroed siginfo the kernel fills in.
+        let r = unsafe {
+            libc::waitid(
+                libc::P_PIDFD,
+                pidfd.as_raw_fd() as libc::id_t,
+                info.as_mut_ptr(),
+                flags,
+            )
+        };
+        if r == -1 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        // SAFETY: waitid succeeded, so `info` is initialised (zeroed if nothing was waited for).
+        let info = unsafe { info.assume_init() };
+        // SAFETY: si_pid and si_status are valid for SIGCHLD siginfo; zero when WNOHANG found
+        // nothing.
+        let (pid, status) = unsafe { (info.si_pid(), info.si_status()) };
+        if pid == 0 {
+            return Ok(None);
+        }
+        let raw = match info.si_code {
+            libc::CLD_EXITED => (status & 0xff) << 8,
+            libc::CLD_KILLED => status & 0x7f,
+            libc::CLD_DUMPED => (status & 0x7f) | 0x80,
+            _ => (status & 0xff) << 8,
+        };
+        return Ok(Some(raw));
+    }
+}
+
+/// Waits until `fd` is readable (for a pidfd: the process ended), or the timeout passes.
+/// Returns whether it became readable.
+pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
+    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    loop {
+        let ms: c_int = match deadline {
+            None => -1,
+            Some(d) => {
+                let left = d.saturating_duration_since(std::time::Instant::now());
+                // Round up so that we never wake before the deadline.
+                left.as_nanos().div_ceil(1_000_000).min(c_int::MAX as u128) as c_int
+            }
+        };
+        let mut pfd = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+        match r {
+            -1 => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+            0 => {
+                if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                    return Ok(false);
+                }
+            }
+            _ => return Ok(true),
+        }
+    }
+}
+
+/// Reads two pipes to their ends at the same time (for `output()`), without threads.
+pub(crate) fn read2(
+    out: Option<OwnedFd>,
+    err: Option<OwnedFd>,
+    out_buf: &mut Vec<u8>,
+    err_buf: &mut Vec<u8>,
+) -> io::Result<()> {
+    let mut fds = [out, err];
+    loop {
+        let mut pfds = [libc::pollfd {
+            fd: -1,
+            events: libc::POLLIN,
+            revents: 0,
+        }; 2];
+        for (p, f) in pfds.iter_mut().zip(&fds) {
+            p.fd = f.as_ref().map_or(-1, |f| f.as_raw_fd());
+        }
+        if fds.iter().all(Option::is_none) {
+            return Ok(());
+        }
+        // SAFETY: two pollfds; a negative fd is ignored by poll.
+        let r = unsafe { libc::poll(pfds.as_mut_ptr(), 2, -1) };
+        if r == -1 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        for i in 0..2 {
+            if pfds[i].revents == 0 {
+                continue;
+            }
+            let buf = if i == 0 { &mut *out_buf } else { &mut *err_buf };
+            let fd = fds[i].as_ref().expect("polled fd is open").as_raw_fd();
+            buf.reserve(8192);
+            let spare = buf.spare_capacity_mut();
+            // SAFETY: reading into the vector's spare capacity, then extending its length by
+            // exactly what was read.
+            let n = unsafe { libc::read(fd, spare.as_mut_ptr().cast(), spare.len()) };
+            match n {
+                -1 => {
+                    let e = io::Error::last_os_error();
+                    if e.kind() != io::ErrorKind::Interrupted {
+                        return Err(e);
+                    }
+                }
+                0 => fds[i] = None,
+                n => unsafe { buf.set_len(buf.len() + n as usize) },
+            }
+        }
+    }
+}
+
+/// An `ifreq` naming `lo`, for bringing the loopback interface up in a new network namespace.
+pub(crate) fn loopback_request() -> libc::ifreq {
+    // SAFETY: ifreq is plain old data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *d = *s as c_char;
+    }
+    req
+}
+
+/// The effective uid of the caller.
+pub(crate) fn geteuid() -> libc::uid_t {
+    // SAFETY: always succeeds.
+    unsafe { libc::geteuid() }
+}
+
+/// The effective gid of the caller.
+pub(crate) fn getegid() -> libc::gid_t {
+    // SAFETY: always succeeds.
+    unsafe { libc::getegid() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_round_trips() {
+        let r = Record {
+            tag: TAG_MOUNT_ERROR,
+            step: 7,
+            index: 3,
+            errno: libc::EPERM,
+        };
+        assert_eq!(Record::from_bytes(&r.to_bytes()), r);
+    }
+}

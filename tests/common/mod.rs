@@ -1,0 +1,112 @@
+//! Helpers shared by the facade's integration tests: leak accounting for descriptors, zombies
+//! and mounts, and a lock that gives leak-checking tests the process to themselves.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+static PROCESS: RwLock<()> = RwLock::new(());
+
+/// Taken by ordinary tests: they may run alongside each other.
+pub fn shared() -> RwLockReadGuard<'static, ()> {
+    PROCESS.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Taken by tests that count descriptors, zombies or mounts of the whole process.
+pub fn exclusive() -> RwLockWriteGuard<'static, ()> {
+    PROCESS.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The open descriptors of this process.
+pub fn fds() -> BTreeSet<String> {
+    fs::read_dir("/proc/self/fd")
+        .expect("read /proc/self/fd")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The children of this process (any thread's), with their state letter.
+pub fn children() -> Vec<(i32, char)> {
+    let mut out = Vec::new();
+    for task in fs::read_dir("/proc/self/task").unwrap() {
+        let path = task.unwrap().path().join("children");
+        let Ok(text) = fs::read_to_string(path) else {
+            continue;
+        };
+        for pid in text.split_whitespace() {
+            let pid: i32 = pid.parse().unwrap();
+            let state = fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| s.rsplit(')').next().and_then(|r| r.trim().chars().next()))
+                .unwrap_or('?');
+            out.push((pid, state));
+        }
+    }
+    out
+}
+
+/// The mount points of the caller's mount namespace.
+pub fn mounts() -> BTreeSet<String> {
+    fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .map(|l| l.split(' ').nth(4).unwrap_or("").to_owned())
+        .collect()
+}
+
+/// A snapshot of what a failing spawn must not leave behind.
+pub struct Leaks {
+    fds: BTreeSet<String>,
+    mounts: BTreeSet<String>,
+}
+
+impl Leaks {
+    pub fn snapshot() -> Leaks {
+        Leaks {
+            fds: fds(),
+            mounts: mounts(),
+        }
+    }
+
+    /// Asserts that no descriptor, mount or child (zombie or not) appeared since the snapshot.
+    pub fn assert_none(&self, what: &str) {
+        let now = fds();
+        let new: Vec<_> = now.difference(&self.fds).collect();
+        assert!(new.is_empty(), "{what}: leaked descriptors {new:?}");
+        let m = mounts();
+        let new: Vec<_> = m.difference(&self.mounts).collect();
+        assert!(new.is_empty(), "{what}: left mounts {new:?}");
+        let kids = children();
+        assert!(kids.is_empty(), "{what}: left children {kids:?}");
+    }
+}
+
+/// A unique name for things this test creates on the host.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A directory removed when dropped.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> TempDir {
+        let p = std::env::temp_dir().join(unique(prefix));
+        fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}

@@ -41,16 +41,23 @@
 //! (recognised by its program name, [`PROGRAM_NAME`]) atomically with `BPF_F_REPLACE`,
 //! leaving programs attached by other software alone.
 //!
+//! # Requirements
+//!
+//! Linux ≥ 5.6 (`BPF_JMP32` is from 5.1, `BPF_F_REPLACE` from 5.6), a cgroup v2 directory
+//! (on a v1/v2 hybrid host, the v2 mount works), and `CAP_BPF` + `CAP_NET_ADMIN` (or
+//! `CAP_SYS_ADMIN`) to load and attach; replacing an earlier program looks it up by id,
+//! which needs `CAP_SYS_ADMIN`.
+//!
 //! # Examples
 //!
 //! ```no_run
+//! use hutch_cgroup::Cgroup;
 //! use hutch_cgroup::device::{attach_device_policy, DevicePolicy, DeviceRule};
-//! use std::fs::File;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut policy = DevicePolicy::docker_default();
 //! policy.rule("c 10:200 rwm".parse::<DeviceRule>()?); // also /dev/net/tun
-//! let cgroup = File::open("/sys/fs/cgroup/my-container")?;
+//! let cgroup = Cgroup::open("/sys/fs/cgroup/my-container")?;
 //! let program = attach_device_policy(&cgroup, &policy)?;
 //! println!("attached BPF program {}", program.id());
 //! # Ok(())
@@ -743,7 +750,9 @@ mod insn {
 pub enum DeviceError {
     /// `BPF_PROG_LOAD` refused the generated program.
     #[error(
-        "the kernel refused to load the cgroup device program (BPF_PROG_LOAD); verifier log: {log:?}"
+        "the kernel refused to load the cgroup device program (BPF_PROG_LOAD); \
+         end of the verifier log: {}",
+        log_tail(log)
     )]
     Load {
         /// The verifier's log (empty when the kernel gave none).
@@ -870,9 +879,10 @@ impl AsFd for DeviceProgram {
 /// # Errors
 ///
 /// - [`DeviceError::Load`] with the verifier log if the kernel refuses the program
-///   (`EPERM` without `CAP_BPF`/`CAP_SYS_ADMIN`).
+///   (`EPERM` without `CAP_BPF` and `CAP_NET_ADMIN`, or `CAP_SYS_ADMIN`).
 /// - [`DeviceError::Query`] / [`DeviceError::Inspect`] if the attached programs cannot be
-///   listed (`EBADF`/`ENOTDIR`: `cgroup` is not a cgroup v2 directory).
+///   listed (`EBADF`/`ENOTDIR`: `cgroup` is not a cgroup v2 directory; `EPERM` from
+///   `BPF_PROG_GET_FD_BY_ID` without `CAP_SYS_ADMIN`).
 /// - [`DeviceError::Attach`] if attaching fails; nothing has changed then.
 /// - [`DeviceError::Detach`] if removing a surplus older hutch program fails; the new
 ///   program is attached then.
@@ -1025,6 +1035,16 @@ fn hutch_programs(cgroup: BorrowedFd<'_>) -> Result<Vec<(u32, OwnedFd)>, DeviceE
         }
     }
     Ok(found)
+}
+
+/// The last few lines of a verifier log (where the reason is), for error messages.
+fn log_tail(log: &str) -> &str {
+    let log = log.trim_end();
+    if log.is_empty() {
+        return "(none)";
+    }
+    let start = log.rmatch_indices('\n').nth(4).map_or(0, |(i, _)| i + 1);
+    &log[start..]
 }
 
 /// The path of an open fd, for error messages (`/proc/self/fd/N` if it cannot be read).

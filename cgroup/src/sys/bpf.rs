@@ -331,4 +331,19 @@ mod tests {
         assert_eq!(std::mem::offset_of!(ProgInfo, name), 64);
         assert_eq!(size_of::<BpfInsn>(), 8);
     }
+
+    /// Needs root (`CAP_BPF`): a program that returns an unset r0 is refused, and the
+    /// error carries the errno and the verifier's explanation.
+    #[test]
+    fn a_refused_program_comes_with_the_verifier_log() {
+        let exit = BpfInsn {
+            code: 0x95,
+            regs: 0,
+            off: 0,
+            imm: 0,
+        };
+        let (err, log) = prog_load_cgroup_device(&[exit], "hutch_test", "MIT").unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EACCES), "{err}");
+        assert!(log.contains("R0 !read_ok"), "{log}");
+    }
 }

@@ -475,6 +475,16 @@ impl DevicePolicy {
     ///
     /// `/dev/net/tun` (`c 10:200 rwm`) is not included (Docker dropped it from its defaults);
     /// append it when needed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hutch_cgroup::device::{DevicePolicy, DeviceRule};
+    ///
+    /// let mut policy = DevicePolicy::docker_default();
+    /// policy.rule("c 10:200 rwm".parse::<DeviceRule>().unwrap()); // /dev/net/tun
+    /// assert_eq!(policy.rules().len(), 12);
+    /// ```
     pub fn docker_default() -> Self {
         use DeviceKind::{Block, Char};
         let all = DeviceAccess::all();
@@ -840,6 +850,19 @@ impl DeviceProgram {
     /// [`DeviceError::Detach`] when `BPF_PROG_DETACH` fails (`ENOENT` if it is no longer
     /// attached, e.g. replaced by a later [`attach_device_policy`]).
     ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use hutch_cgroup::Cgroup;
+    /// use hutch_cgroup::device::{attach_device_policy, DevicePolicy};
+    ///
+    /// let cgroup = Cgroup::open("/sys/fs/cgroup/box")?;
+    /// let program = attach_device_policy(&cgroup, &DevicePolicy::docker_default())?;
+    /// // ... later: lift the restriction again.
+    /// program.detach()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # References
     ///
     /// - [`bpf(2)`](https://man7.org/linux/man-pages/man2/bpf.2.html)
@@ -962,6 +985,18 @@ pub fn attach_device_policy(
 ///
 /// [`DeviceError::Query`], [`DeviceError::Inspect`] or [`DeviceError::Detach`].
 ///
+/// # Examples
+///
+/// ```no_run
+/// use hutch_cgroup::Cgroup;
+/// use hutch_cgroup::device::detach_device_policy;
+///
+/// let cgroup = Cgroup::open("/sys/fs/cgroup/box")?;
+/// let removed = detach_device_policy(&cgroup)?;
+/// println!("detached {removed} hutch device program(s)");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
 /// # References
 ///
 /// - [`bpf(2)`](https://man7.org/linux/man-pages/man2/bpf.2.html)
@@ -992,6 +1027,19 @@ pub fn detach_device_policy(cgroup: impl AsFd) -> Result<usize, DeviceError> {
 /// # Errors
 ///
 /// [`DeviceError::Query`] (`EBADF`/`ENOTDIR` if `cgroup` is not a cgroup v2 directory).
+///
+/// # Examples
+///
+/// ```no_run
+/// use hutch_cgroup::Cgroup;
+/// use hutch_cgroup::device::attached_device_programs;
+///
+/// let cgroup = Cgroup::open("/sys/fs/cgroup/box")?;
+/// for id in attached_device_programs(&cgroup)? {
+///     println!("device program {id}");
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// # References
 ///

@@ -318,6 +318,23 @@ impl EventWatcher {
     /// [`WatchError::Removed`] if the cgroup was removed, [`WatchError::Wait`],
     /// [`WatchError::Read`] or [`WatchError::Parse`].
     ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use hutch_cgroup::Cgroup;
+    /// use hutch_cgroup::watch::{CgroupEvent, EventWatcher};
+    ///
+    /// let cgroup = Cgroup::open("/sys/fs/cgroup/box")?;
+    /// let mut watcher = EventWatcher::new(&cgroup)?;
+    /// loop {
+    ///     let events = watcher.wait(None)?;
+    ///     if events.iter().any(|e| matches!(e, CgroupEvent::OomKill { .. })) {
+    ///         eprintln!("OOM kill in {}", watcher.path().display());
+    ///     }
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # References
     ///
     /// - [`poll(2)`](https://man7.org/linux/man-pages/man2/poll.2.html),
@@ -344,6 +361,20 @@ impl EventWatcher {
     /// Waits until the cgroup has no processes left (`populated 0`); returns `false` if
     /// `timeout` passed first. Returns at once if it is already empty. Other events seen
     /// meanwhile are dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use hutch_cgroup::Cgroup;
+    /// use hutch_cgroup::watch::EventWatcher;
+    /// use std::time::Duration;
+    ///
+    /// let cgroup = Cgroup::open("/sys/fs/cgroup/box")?;
+    /// let mut watcher = EventWatcher::new(&cgroup)?;
+    /// cgroup.kill()?;
+    /// assert!(watcher.wait_until_empty(Some(Duration::from_secs(5)))?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -588,6 +619,17 @@ impl PressureThreshold {
     /// (Without `CAP_SYS_RESOURCE` the kernel also wants the window to be a multiple of
     /// 2 s; that depends on the writer's credentials and is left to the kernel.)
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hutch_cgroup::watch::{PressureError, PressureKind, PressureThreshold};
+    /// use std::time::Duration;
+    ///
+    /// let t = PressureThreshold::new(PressureKind::Some, Duration::from_millis(100),
+    ///                                Duration::from_millis(100));
+    /// assert!(t.validate().is_err()); // the window is below 500 ms
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`PressureError::Window`] or [`PressureError::Stall`].
@@ -697,8 +739,8 @@ pub enum PressureError {
         #[source]
         source: io::Error,
     },
-    /// The kernel refused the trigger (`EINVAL`: without `CAP_SYS_RESOURCE` the window
-    /// must be a multiple of 2 s; `EPERM`: unprivileged triggers need Linux ≥ 6.5).
+    /// The kernel refused the trigger (`EPERM`: unprivileged triggers need Linux ≥ 6.5;
+    /// `EBUSY`: the fd has a trigger already).
     #[error("the kernel refused PSI trigger \"{trigger}\" on {path}")]
     Write {
         /// The pressure file.
@@ -706,6 +748,21 @@ pub enum PressureError {
         /// The trigger written.
         trigger: PressureThreshold,
         /// The error from the kernel.
+        #[source]
+        source: io::Error,
+    },
+    /// The kernel refused (`EINVAL`) a window that is not a multiple of 2 s: the process
+    /// lacks `CAP_SYS_RESOURCE`, and unprivileged triggers must use such windows.
+    #[error(
+        "the kernel refused PSI trigger \"{trigger}\" on {path}: without CAP_SYS_RESOURCE \
+         the window must be a multiple of 2s"
+    )]
+    UnprivilegedWindow {
+        /// The pressure file.
+        path: PathBuf,
+        /// The trigger written.
+        trigger: PressureThreshold,
+        /// The error from the kernel (`EINVAL`).
         #[source]
         source: io::Error,
     },
@@ -766,7 +823,9 @@ impl PressureTrigger {
     /// # Errors
     ///
     /// [`PressureError::Window`] / [`PressureError::Stall`] for values the kernel would
-    /// refuse; [`PressureError::Open`] / [`PressureError::Write`] with the errno.
+    /// refuse; [`PressureError::UnprivilegedWindow`] when the window is not a multiple of
+    /// 2 s and the process lacks `CAP_SYS_RESOURCE`; [`PressureError::Open`] /
+    /// [`PressureError::Write`] with the errno.
     ///
     /// # References
     ///
@@ -819,10 +878,21 @@ impl PressureTrigger {
                     Err(io::Error::from(io::ErrorKind::WriteZero))
                 }
             })
-            .map_err(|source| PressureError::Write {
-                path: path.clone(),
-                trigger: threshold,
-                source,
+            .map_err(|source| {
+                let odd_window = threshold.window.as_micros() % 2_000_000 != 0;
+                if odd_window && source.raw_os_error() == Some(libc::EINVAL) {
+                    PressureError::UnprivilegedWindow {
+                        path: path.clone(),
+                        trigger: threshold,
+                        source,
+                    }
+                } else {
+                    PressureError::Write {
+                        path: path.clone(),
+                        trigger: threshold,
+                        source,
+                    }
+                }
             });
         written?;
         Ok(PressureTrigger {
@@ -893,5 +963,44 @@ impl AsFd for PressureTrigger {
     /// The pressure file's fd: poll it for `POLLPRI`.
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.file.as_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_counters_become_events_with_deltas() {
+        // `after` was captured in the test VM after a 100 MB allocation under
+        // memory.max = 32M was OOM-killed; `before` is an earlier state of the same file.
+        let before: MemoryEvents = "low 0\nhigh 0\nmax 57\noom 0\noom_kill 0\noom_group_kill 0\n"
+            .parse()
+            .unwrap();
+        let after: MemoryEvents = "low 0\nhigh 0\nmax 78\noom 1\noom_kill 1\noom_group_kill 0\n"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            memory_changes(&before, &after),
+            vec![
+                CgroupEvent::MaxHit { count: 21 },
+                CgroupEvent::Oom { count: 1 },
+                CgroupEvent::OomKill { count: 1 },
+            ]
+        );
+        assert_eq!(memory_changes(&after, &after), vec![]);
+        // A counter going down (never happens) is not an event.
+        assert_eq!(memory_changes(&after, &before), vec![]);
+    }
+
+    #[test]
+    fn poll_timeouts_round_up() {
+        assert_eq!(poll_timeout(None), PollTimeout::NONE);
+        assert_eq!(poll_timeout(Some(Duration::ZERO)), PollTimeout::ZERO);
+        assert_eq!(
+            poll_timeout(Some(Duration::from_micros(1))),
+            PollTimeout::from(1u8)
+        );
+        assert_eq!(poll_timeout(Some(Duration::MAX)), PollTimeout::MAX);
     }
 }

@@ -316,6 +316,42 @@ fn invalid_triggers_are_refused_before_touching_the_kernel() {
     assert!(matches!(err, PressureError::Window { .. }), "{err:?}");
 }
 
+/// Whether this process has `CAP_SYS_RESOURCE` (bit 24) in its effective set.
+fn has_cap_sys_resource() -> bool {
+    let status = fs::read_to_string("/proc/self/status").unwrap();
+    let hex = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .unwrap()
+        .trim();
+    u64::from_str_radix(hex, 16).unwrap() & (1 << 24) != 0
+}
+
+#[test]
+fn one_second_windows_need_cap_sys_resource() {
+    let cg = TestCgroup::new();
+    let result = PressureTrigger::new(
+        &cg.cgroup,
+        PressureResource::Cpu,
+        PressureKind::Some,
+        Duration::from_millis(50),
+        Duration::from_secs(1),
+    );
+    if has_cap_sys_resource() {
+        result.unwrap();
+    } else {
+        let err = result.unwrap_err();
+        match &err {
+            PressureError::UnprivilegedWindow { path, source, .. } => {
+                assert_eq!(*path, cg.path.join("cpu.pressure"));
+                assert_eq!(source.raw_os_error(), Some(libc::EINVAL));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(err.to_string().contains("CAP_SYS_RESOURCE"), "{err}");
+    }
+}
+
 /// 2 s: a multiple of 2 s, as the kernel requires without `CAP_SYS_RESOURCE` (which the
 /// CI hosts' bounding set lacks).
 const WINDOW: Duration = Duration::from_secs(2);

@@ -35,9 +35,13 @@ fn cgroup2_root() -> PathBuf {
     root
 }
 
-/// A cgroup `hutch-test-<pid>-watch<n>`, removed (and checked gone) on drop. Declare it
-/// before the processes in it, so that they are killed first.
+/// A cgroup `hutch-test-<pid>-watch<n>/cg`, removed (and checked gone, with its parent)
+/// on drop. Declare it before the processes in it, so that they are killed first.
+///
+/// The extra level keeps the parent directory, which an [`EventWatcher`] watches for the
+/// removal of its cgroup, free of the other tests' cgroups coming and going.
 struct TestCgroup {
+    outer: PathBuf,
     path: PathBuf,
     cgroup: Cgroup,
 }
@@ -46,10 +50,17 @@ impl TestCgroup {
     fn new() -> Self {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = cgroup2_root().join(format!("hutch-test-{}-watch{n}", std::process::id()));
-        fs::create_dir(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
+        let outer = cgroup2_root().join(format!("hutch-test-{}-watch{n}", std::process::id()));
+        let path = outer.join("cg");
+        for dir in [&outer, &path] {
+            fs::create_dir(dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+        }
         let cgroup = Cgroup::open(&path).unwrap();
-        TestCgroup { path, cgroup }
+        TestCgroup {
+            outer,
+            path,
+            cgroup,
+        }
     }
 
     /// Starts `sh -c script` and moves it into the cgroup. The script should begin with
@@ -73,9 +84,11 @@ impl TestCgroup {
 
 impl Drop for TestCgroup {
     fn drop(&mut self) {
-        let removed = self.remove();
+        let inner = self.remove();
+        let outer = fs::remove_dir(&self.outer);
         if !std::thread::panicking() {
-            if let Err(e) = removed {
+            if let Err(e) = inner {
+                // Some tests remove the cgroup themselves.
                 assert_eq!(
                     e.raw_os_error(),
                     Some(libc::ENOENT),
@@ -83,7 +96,8 @@ impl Drop for TestCgroup {
                     self.path.display()
                 );
             }
-            assert!(!self.path.exists(), "{} left behind", self.path.display());
+            outer.unwrap_or_else(|e| panic!("rmdir {}: {e}", self.outer.display()));
+            assert!(!self.outer.exists(), "{} left behind", self.outer.display());
         }
     }
 }

@@ -64,6 +64,18 @@ pub fn fork(body: impl FnOnce(&ChildSide) -> i32) -> Forked {
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork failed");
     if pid == 0 {
+        // Drop every fd but stdio and our two pipe ends, so that pipe ends of the parent
+        // (and of children forked concurrently by other tests) do not keep EOF from coming.
+        let (a, b) = {
+            let (x, y) = (child_tx.as_raw_fd() as u32, child_rx.as_raw_fd() as u32);
+            (x.min(y), x.max(y))
+        };
+        // SAFETY: close_range on fd numbers; our two ends are kept.
+        unsafe {
+            libc::syscall(libc::SYS_close_range, 3u32, a - 1, 0u32);
+            libc::syscall(libc::SYS_close_range, a + 1, b - 1, 0u32);
+            libc::syscall(libc::SYS_close_range, b + 1, u32::MAX, 0u32);
+        }
         let side = ChildSide {
             to_parent: child_tx.as_raw_fd(),
             from_parent: child_rx.as_raw_fd(),

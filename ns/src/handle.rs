@@ -9,8 +9,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::sys;
 use crate::Namespace;
+use crate::sys;
 
 /// The default root of the proc filesystem.
 pub const DEFAULT_PROC_ROOT: &str = "/proc";
@@ -304,12 +304,8 @@ impl NsHandle {
     pub fn from_pidfd(pidfd: BorrowedFd<'_>, ns: Namespace) -> Result<NsHandle, NsError> {
         match NsHandle::from_pidfd_ioctl(pidfd, ns) {
             Ok(handle) => Ok(handle),
-            Err(NsError::Ioctl { source, .. })
-                if matches!(
-                    source.raw_os_error(),
-                    Some(libc::ENOTTY | libc::EINVAL | libc::EOPNOTSUPP)
-                ) =>
-            {
+            // ENOTTY: a kernel without the pidfs namespace ioctls (before 6.11).
+            Err(NsError::Ioctl { source, .. }) if source.raw_os_error() == Some(libc::ENOTTY) => {
                 NsHandle::from_pidfd_via_proc(DEFAULT_PROC_ROOT, pidfd, ns)
             }
             Err(e) => Err(e),
@@ -596,7 +592,11 @@ impl NetNs {
     pub fn path_of(&self, name: impl AsRef<OsStr>) -> Result<PathBuf, NsError> {
         let name = name.as_ref();
         let bytes = name.as_bytes();
-        if bytes.is_empty() || bytes == b"." || bytes == b".." || bytes.contains(&b'/') || bytes.contains(&0)
+        if bytes.is_empty()
+            || bytes == b"."
+            || bytes == b".."
+            || bytes.contains(&b'/')
+            || bytes.contains(&0)
         {
             return Err(NsError::InvalidName {
                 name: name.to_owned(),

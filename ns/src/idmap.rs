@@ -160,7 +160,8 @@ impl IdMap {
                 return Err(InvalidIdMap::OutsideOverflow { index, entry });
             }
         }
-        if let Some((first, second)) = self.find_overlap(|e| (u64::from(e.inside), e.inside_end())) {
+        if let Some((first, second)) = self.find_overlap(|e| (u64::from(e.inside), e.inside_end()))
+        {
             return Err(InvalidIdMap::InsideOverlap {
                 first: (first, self.entries[first]),
                 second: (second, self.entries[second]),
@@ -933,14 +934,18 @@ mod tests {
 
     /// `/proc/PID/uid_map` as Linux 6.18 prints it (`%10u %10u %10u\n`); the first line was
     /// captured after writing `0 100000 65536` for an `unshare --user` child.
-    const KERNEL_TEXT: &str = "         0     100000      65536\n     65536       1000          1\n";
+    const KERNEL_TEXT: &str =
+        "         0     100000      65536\n     65536       1000          1\n";
 
     #[test]
     fn parses_kernel_text() {
         let map: IdMap = KERNEL_TEXT.parse().unwrap();
         assert_eq!(
             map.entries(),
-            [IdMapEntry::new(0, 100_000, 65_536), IdMapEntry::new(65_536, 1000, 1)]
+            [
+                IdMapEntry::new(0, 100_000, 65_536),
+                IdMapEntry::new(65_536, 1000, 1)
+            ]
         );
         map.validate().unwrap();
         assert_eq!(map.to_string(), "0 100000 65536\n65536 1000 1\n");
@@ -995,14 +1000,24 @@ mod tests {
         assert!(err.to_string().contains("0 1000 10"), "{err}");
         assert!(matches!(
             IdMap::new().map(0, 1000, 10).map(10, 1005, 1).validate(),
-            Err(InvalidIdMap::OutsideOverlap { first: (0, _), second: (1, _) })
+            Err(InvalidIdMap::OutsideOverlap {
+                first: (0, _),
+                second: (1, _)
+            })
         ));
         // Adjacent ranges do not overlap.
-        IdMap::new().map(0, 1000, 10).map(10, 1010, 10).validate().unwrap();
+        IdMap::new()
+            .map(0, 1000, 10)
+            .map(10, 1010, 10)
+            .validate()
+            .unwrap();
         let many: IdMap = (0..341).map(|i| IdMapEntry::new(i, i, 1)).collect();
         assert_eq!(
             many.validate(),
-            Err(InvalidIdMap::TooManyEntries { count: 341, max: 340 })
+            Err(InvalidIdMap::TooManyEntries {
+                count: 341,
+                max: 340
+            })
         );
         let long: IdMap = (0..340)
             .map(|i| IdMapEntry::new(4_000_000_000 + i, 4_000_000_000 + i, 1))
@@ -1027,7 +1042,10 @@ mod tests {
         assert_eq!(ranges.for_user("alice", 1000).count(), 2);
         assert_eq!(ranges.for_user("nobody", 1002).count(), 1);
         let map = ranges.id_map_for("alice", 1000, 1000);
-        assert_eq!(map.to_string(), "0 1000 1\n1 100000 65536\n65537 300000 10\n");
+        assert_eq!(
+            map.to_string(),
+            "0 1000 1\n1 100000 65536\n65537 300000 10\n"
+        );
         map.validate().unwrap();
         assert_eq!(
             ranges.to_string(),

@@ -303,7 +303,14 @@ impl MountPlan {
             Propagation::Private => libc::MS_PRIVATE,
             Propagation::Slave => libc::MS_SLAVE,
         };
-        b.mount(MountStep::MakePrivate, None, Path::new("/"), None, libc::MS_REC | propagation, None)?;
+        b.mount(
+            MountStep::MakePrivate,
+            None,
+            Path::new("/"),
+            None,
+            libc::MS_REC | propagation,
+            None,
+        )?;
 
         if let Some(root) = root {
             b.mount(
@@ -367,10 +374,15 @@ impl MountPlan {
                         None,
                     )?;
                     if *readonly {
-                        b.push(MountStep::Bind, &full, None, Op::ReadOnly {
-                            target: cstr(&full)?,
-                            recursive: true,
-                        });
+                        b.push(
+                            MountStep::Bind,
+                            &full,
+                            None,
+                            Op::ReadOnly {
+                                target: cstr(&full)?,
+                                recursive: true,
+                            },
+                        );
                     }
                 }
             }
@@ -378,27 +390,47 @@ impl MountPlan {
 
         for path in &self.masks {
             let full = join(root, path)?;
-            b.push(MountStep::Mask, &full, None, Op::Mask {
-                target: cstr(&full)?,
-            });
+            b.push(
+                MountStep::Mask,
+                &full,
+                None,
+                Op::Mask {
+                    target: cstr(&full)?,
+                },
+            );
         }
         for path in &self.readonly {
             let full = join(root, path)?;
-            b.push(MountStep::ReadOnly, &full, None, Op::ReadOnlyPath {
-                target: cstr(&full)?,
-            });
+            b.push(
+                MountStep::ReadOnly,
+                &full,
+                None,
+                Op::ReadOnlyPath {
+                    target: cstr(&full)?,
+                },
+            );
         }
         if self.readonly_root {
             let target = root.unwrap_or(Path::new("/"));
-            b.push(MountStep::ReadOnlyRoot, target, None, Op::ReadOnly {
-                target: cstr(target)?,
-                recursive: false,
-            });
+            b.push(
+                MountStep::ReadOnlyRoot,
+                target,
+                None,
+                Op::ReadOnly {
+                    target: cstr(target)?,
+                    recursive: false,
+                },
+            );
         }
         if let Some(root) = root {
-            b.push(MountStep::PivotRoot, root, None, Op::PivotRoot {
-                new_root: cstr(root)?,
-            });
+            b.push(
+                MountStep::PivotRoot,
+                root,
+                None,
+                Op::PivotRoot {
+                    new_root: cstr(root)?,
+                },
+            );
         }
         if b.actions.len() > MountFailure::MAX_INDEX as usize {
             return Err(MountPlanError::TooManyOperations {
@@ -469,9 +501,11 @@ impl Builder {
         flags: c_ulong,
         data: Option<&str>,
     ) -> Result<(), MountPlanError> {
-        let text = |s: &str| CString::new(s).map_err(|_| MountPlanError::NulByte {
-            path: PathBuf::from(s),
-        });
+        let text = |s: &str| {
+            CString::new(s).map_err(|_| MountPlanError::NulByte {
+                path: PathBuf::from(s),
+            })
+        };
         let op = Op::Mount {
             source: source.map(cstr).transpose()?,
             target: cstr(target)?,
@@ -535,10 +569,15 @@ impl Builder {
             self.mount(step, Some(&host), &node, None, libc::MS_BIND, None)?;
         }
         let pts = dev.join("pts");
-        self.push(step, &pts, None, Op::Mkdir {
-            path: cstr(&pts)?,
-            mode: 0o755,
-        });
+        self.push(
+            step,
+            &pts,
+            None,
+            Op::Mkdir {
+                path: cstr(&pts)?,
+                mode: 0o755,
+            },
+        );
         self.mount(
             step,
             Some(Path::new("devpts")),
@@ -548,10 +587,15 @@ impl Builder {
             Some("newinstance,ptmxmode=0666,mode=0620"),
         )?;
         let shm = dev.join("shm");
-        self.push(step, &shm, None, Op::Mkdir {
-            path: cstr(&shm)?,
-            mode: 0o1777,
-        });
+        self.push(
+            step,
+            &shm,
+            None,
+            Op::Mkdir {
+                path: cstr(&shm)?,
+                mode: 0o1777,
+            },
+        );
         self.mount(
             step,
             Some(Path::new("shm")),
@@ -569,10 +613,15 @@ impl Builder {
         ] {
             let link = dev.join(name);
             let target = Path::new(target);
-            self.push(step, &link, Some(target), Op::Symlink {
-                target: cstr(target)?,
-                link: cstr(&link)?,
-            });
+            self.push(
+                step,
+                &link,
+                Some(target),
+                Op::Symlink {
+                    target: cstr(target)?,
+                    link: cstr(&link)?,
+                },
+            );
         }
         Ok(())
     }
@@ -589,17 +638,34 @@ enum Op {
         data: Option<CString>,
     },
     /// `mount_setattr(MOUNT_ATTR_RDONLY)`.
-    ReadOnly { target: CString, recursive: bool },
+    ReadOnly {
+        target: CString,
+        recursive: bool,
+    },
     /// `mkdir`, existing is fine.
-    Mkdir { path: CString, mode: libc::mode_t },
+    Mkdir {
+        path: CString,
+        mode: libc::mode_t,
+    },
     /// Empty file, existing is fine.
-    CreateFile { path: CString },
-    Symlink { target: CString, link: CString },
+    CreateFile {
+        path: CString,
+    },
+    Symlink {
+        target: CString,
+        link: CString,
+    },
     /// `/dev/null` over a file, read-only tmpfs over a directory, nothing if absent.
-    Mask { target: CString },
+    Mask {
+        target: CString,
+    },
     /// Bind onto itself then read-only, nothing if absent.
-    ReadOnlyPath { target: CString },
-    PivotRoot { new_root: CString },
+    ReadOnlyPath {
+        target: CString,
+    },
+    PivotRoot {
+        new_root: CString,
+    },
 }
 
 impl Op {
@@ -649,7 +715,9 @@ impl Op {
                     libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
                     Some(c"size=0,mode=0555"),
                 ),
-                Some(false) => sys::raw_mount(Some(c"/dev/null"), target, None, libc::MS_BIND, None),
+                Some(false) => {
+                    sys::raw_mount(Some(c"/dev/null"), target, None, libc::MS_BIND, None)
+                }
             },
             Op::ReadOnlyPath { target } => match sys::raw_kind(target)? {
                 None => Ok(()),
@@ -976,27 +1044,48 @@ mod tests {
 
     #[test]
     fn rejects_relative_and_dotdot() {
-        let err = MountPlan::new().tmpfs("tmp", TmpfsOptions::default()).prepare().unwrap_err();
+        let err = MountPlan::new()
+            .tmpfs("tmp", TmpfsOptions::default())
+            .prepare()
+            .unwrap_err();
         assert!(matches!(&err, MountPlanError::NotAbsolute { path } if path == Path::new("tmp")));
         let err = MountPlan::new().mask("/proc/../etc").prepare().unwrap_err();
-        assert!(matches!(&err, MountPlanError::ParentComponent { .. }), "{err}");
+        assert!(
+            matches!(&err, MountPlanError::ParentComponent { .. }),
+            "{err}"
+        );
     }
 
     #[test]
     fn rejects_nul_bytes() {
         use std::ffi::OsStr;
         let bad = Path::new(OsStr::from_bytes(b"/tmp/a\0b"));
-        let err = MountPlan::new().tmpfs(bad, TmpfsOptions::default()).prepare().unwrap_err();
-        assert!(matches!(&err, MountPlanError::NulByte { path } if path == bad), "{err}");
+        let err = MountPlan::new()
+            .tmpfs(bad, TmpfsOptions::default())
+            .prepare()
+            .unwrap_err();
+        assert!(
+            matches!(&err, MountPlanError::NulByte { path } if path == bad),
+            "{err}"
+        );
         let err = MountPlan::new().bind(bad, "/x").prepare().unwrap_err();
-        assert!(matches!(&err, MountPlanError::NulByte { path } if path == bad), "{err}");
+        assert!(
+            matches!(&err, MountPlanError::NulByte { path } if path == bad),
+            "{err}"
+        );
         let err = MountPlan::new().rootfs(bad).prepare().unwrap_err();
-        assert!(matches!(&err, MountPlanError::NulByte { path } if path == bad), "{err}");
+        assert!(
+            matches!(&err, MountPlanError::NulByte { path } if path == bad),
+            "{err}"
+        );
     }
 
     #[test]
     fn rootfs_checks() {
-        let err = MountPlan::new().rootfs("/nonexistent/hutch-rootfs").prepare().unwrap_err();
+        let err = MountPlan::new()
+            .rootfs("/nonexistent/hutch-rootfs")
+            .prepare()
+            .unwrap_err();
         match &err {
             MountPlanError::Rootfs { path, source } => {
                 assert_eq!(path, Path::new("/nonexistent/hutch-rootfs"));
@@ -1005,7 +1094,10 @@ mod tests {
             other => panic!("{other}"),
         }
         assert!(err.to_string().contains("/nonexistent/hutch-rootfs"));
-        let err = MountPlan::new().rootfs("/etc/hostname").prepare().unwrap_err();
+        let err = MountPlan::new()
+            .rootfs("/etc/hostname")
+            .prepare()
+            .unwrap_err();
         assert!(matches!(err, MountPlanError::RootfsNotDirectory { .. }));
         let err = MountPlan::new().dev(true).prepare().unwrap_err();
         assert!(matches!(err, MountPlanError::DevWithoutRootfs));
@@ -1013,7 +1105,10 @@ mod tests {
 
     #[test]
     fn bind_source_must_exist() {
-        let err = MountPlan::new().bind("/nonexistent/src", "/mnt").prepare().unwrap_err();
+        let err = MountPlan::new()
+            .bind("/nonexistent/src", "/mnt")
+            .prepare()
+            .unwrap_err();
         match &err {
             MountPlanError::BindSource { path, source } => {
                 assert_eq!(path, Path::new("/nonexistent/src"));
@@ -1054,7 +1149,10 @@ mod tests {
         };
         assert_eq!(o.data(), "size=1048576,mode=0755");
         assert_eq!(TmpfsOptions::default().data(), "");
-        assert_eq!(TmpfsOptions::scratch(None, Some(0o1777)).data(), "mode=1777");
+        assert_eq!(
+            TmpfsOptions::scratch(None, Some(0o1777)).data(),
+            "mode=1777"
+        );
     }
 
     #[test]
@@ -1068,7 +1166,10 @@ mod tests {
             errno: libc::EPERM,
         });
         let text = err.to_string();
-        assert!(text.contains("/mnt") && text.contains("/etc") && text.contains("bind"), "{text}");
+        assert!(
+            text.contains("/mnt") && text.contains("/etc") && text.contains("bind"),
+            "{text}"
+        );
         assert_eq!(err.raw_os_error(), Some(libc::EPERM));
         let unknown = p.describe(MountFailure {
             step: MountStep::Bind,

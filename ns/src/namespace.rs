@@ -69,7 +69,9 @@ impl Namespace {
     /// assert_eq!(Namespace::from_clone_flag(0x81), None);
     /// ```
     pub fn from_clone_flag(flag: u64) -> Option<Namespace> {
-        Namespace::ALL.into_iter().find(|ns| ns.clone_flag() == flag)
+        Namespace::ALL
+            .into_iter()
+            .find(|ns| ns.clone_flag() == flag)
     }
 
     /// The file name under `/proc/PID/ns/` (`"mnt"`, `"uts"`, `"ipc"`, `"pid"`, `"net"`,
@@ -102,7 +104,9 @@ impl fmt::Display for Namespace {
 
 /// The text given to [`Namespace::from_str`] names no namespace kind.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown namespace kind {name:?} (expected one of mnt, uts, ipc, pid, net, user, cgroup, time)")]
+#[error(
+    "unknown namespace kind {name:?} (expected one of mnt, uts, ipc, pid, net, user, cgroup, time)"
+)]
 pub struct ParseNamespaceError {
     /// The text that was not recognised.
     pub name: String,

@@ -65,16 +65,17 @@ fn raw_check(ret: libc::c_long) -> Result<(), c_int> {
 
 /// An ioctl on `fd` that returns a new fd.
 pub(crate) fn ioctl_fd(fd: BorrowedFd<'_>, request: c_ulong) -> io::Result<OwnedFd> {
-    // SAFETY: the request takes no argument and returns a new fd or -1; fd is open.
-    let ret = check(unsafe { libc::ioctl(fd.as_raw_fd(), request as _) })?;
+    // SAFETY: the request takes no argument (passed as 0: some kernels reject a non-zero
+    // argument with EINVAL) and returns a new fd or -1; fd is open.
+    let ret = check(unsafe { libc::ioctl(fd.as_raw_fd(), request as _, 0 as libc::c_ulong) })?;
     // SAFETY: on success the kernel returned a fresh fd that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(ret) })
 }
 
 /// An ioctl on `fd` that returns an integer.
 pub(crate) fn ioctl_int(fd: BorrowedFd<'_>, request: c_ulong) -> io::Result<c_int> {
-    // SAFETY: the request takes no argument and returns an int or -1; fd is open.
-    check(unsafe { libc::ioctl(fd.as_raw_fd(), request as _) })
+    // SAFETY: the request takes no argument (passed as 0) and returns an int or -1.
+    check(unsafe { libc::ioctl(fd.as_raw_fd(), request as _, 0 as libc::c_ulong) })
 }
 
 /// `setns(fd, nstype)`.
@@ -231,12 +232,10 @@ pub(crate) fn raw_create_file(path: &CStr, mode: libc::mode_t) -> Result<(), c_i
         // filesystem) is still a fine mount point.
         let e = errno();
         return match e {
-            libc::EROFS | libc::EACCES | libc::EISDIR | libc::ETXTBSY => {
-                match raw_kind(path) {
-                    Ok(Some(_)) => Ok(()),
-                    _ => Err(e),
-                }
-            }
+            libc::EROFS | libc::EACCES | libc::EISDIR | libc::ETXTBSY => match raw_kind(path) {
+                Ok(Some(_)) => Ok(()),
+                _ => Err(e),
+            },
             _ => Err(e),
         };
     }

@@ -287,7 +287,10 @@ mod tests {
         assert_eq!((back.secs(), back.nanos()), (-2, 500_000_000));
         assert_eq!(back.as_nanos(), -1_500_000_000);
         assert_eq!(ClockOffset::backward(Duration::from_secs(3)).secs(), -3);
-        assert_eq!(ClockOffset::new(1, 2_500_000_000), ClockOffset::new(3, 500_000_000));
+        assert_eq!(
+            ClockOffset::new(1, 2_500_000_000),
+            ClockOffset::new(3, 500_000_000)
+        );
         assert_eq!(ClockOffset::forward(Duration::from_nanos(7)).as_nanos(), 7);
     }
 

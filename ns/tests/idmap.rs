@@ -8,9 +8,9 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
-use common::{c, fork, try_open, unshare, Forked, TempDir};
+use common::{Forked, TempDir, c, fork, try_open, unshare};
 use hutch_ns::idmap::{
-    write_id_maps, IdKind, IdMap, IdMapError, IdMapMethod, IdMapWriter, InvalidIdMap, SetGroups,
+    IdKind, IdMap, IdMapError, IdMapMethod, IdMapWriter, InvalidIdMap, SetGroups, write_id_maps,
 };
 
 /// A child that unshares a user namespace, waits, switches to uid/gid 0 inside (as a
@@ -24,8 +24,7 @@ fn userns_child(file: &Path) -> Forked {
             return 1;
         }
         // SAFETY: credential calls in this forked, single-threaded child.
-        let switched =
-            unsafe { libc::setresgid(0, 0, 0) == 0 && libc::setresuid(0, 0, 0) == 0 };
+        let switched = unsafe { libc::setresgid(0, 0, 0) == 0 && libc::setresuid(0, 0, 0) == 0 };
         if !switched {
             return 2;
         }
@@ -61,11 +60,20 @@ fn privileged_writer_maps_a_range() {
     let outcome = IdMapWriter::new()
         .write(child.id(), &uid, &gid, SetGroups::Deny)
         .unwrap();
-    assert_eq!((outcome.uid, outcome.gid), (IdMapMethod::Direct, IdMapMethod::Direct));
+    assert_eq!(
+        (outcome.uid, outcome.gid),
+        (IdMapMethod::Direct, IdMapMethod::Direct)
+    );
     assert!(outcome.wrote_setgroups);
     // The kernel reads back what was written.
-    assert_eq!(proc_file(child.pid, "uid_map").parse::<IdMap>().unwrap(), uid);
-    assert_eq!(proc_file(child.pid, "gid_map").parse::<IdMap>().unwrap(), gid);
+    assert_eq!(
+        proc_file(child.pid, "uid_map").parse::<IdMap>().unwrap(),
+        uid
+    );
+    assert_eq!(
+        proc_file(child.pid, "gid_map").parse::<IdMap>().unwrap(),
+        gid
+    );
     assert_eq!(proc_file(child.pid, "setgroups").trim(), "deny");
     // Root inside is 100000/200000 outside.
     child.go(1);
@@ -78,7 +86,10 @@ fn privileged_writer_maps_a_range() {
     let status = proc_file(child.pid, "status");
     let ids = |key: &str| -> Vec<u32> {
         let line = status.lines().find(|l| l.starts_with(key)).unwrap();
-        line[key.len()..].split_whitespace().map(|n| n.parse().unwrap()).collect()
+        line[key.len()..]
+            .split_whitespace()
+            .map(|n| n.parse().unwrap())
+            .collect()
     };
     assert_eq!(ids("Uid:"), [100_000; 4]);
     assert_eq!(ids("Gid:"), [200_000; 4]);
@@ -100,9 +111,23 @@ fn invalid_maps_are_rejected_before_any_write() {
         other => panic!("{other}"),
     }
     // A bad gid map stops the uid map from being written too.
-    let err = write_id_maps(child.id(), &good, &IdMap::new().map(0, 1, 0), SetGroups::Deny)
-        .unwrap_err();
-    assert!(matches!(err, IdMapError::Invalid { kind: IdKind::Gid, .. }), "{err}");
+    let err = write_id_maps(
+        child.id(),
+        &good,
+        &IdMap::new().map(0, 1, 0),
+        SetGroups::Deny,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            IdMapError::Invalid {
+                kind: IdKind::Gid,
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert_eq!(proc_file(child.pid, "uid_map"), "");
     assert_eq!(proc_file(child.pid, "gid_map"), "");
     assert_eq!(proc_file(child.pid, "setgroups").trim(), "allow");
@@ -132,7 +157,10 @@ fn second_write_fails_naming_pid_and_file() {
 fn helper_binaries_write_the_callers_own_id() {
     // newuidmap/newgidmap (Debian package `uidmap`) allow a caller to map its own id without
     // any /etc/subuid entry, so this exercises the real helpers without touching host files.
-    for helper in [IdMapWriter::DEFAULT_NEWUIDMAP, IdMapWriter::DEFAULT_NEWGIDMAP] {
+    for helper in [
+        IdMapWriter::DEFAULT_NEWUIDMAP,
+        IdMapWriter::DEFAULT_NEWGIDMAP,
+    ] {
         assert!(
             Path::new(helper).exists(),
             "{helper} is missing: install the `uidmap` package (CI must install it)"
@@ -145,10 +173,19 @@ fn helper_binaries_write_the_callers_own_id() {
         .method(IdMapMethod::Helper)
         .write(child.id(), &map, &map, SetGroups::Allow)
         .unwrap();
-    assert_eq!((outcome.uid, outcome.gid), (IdMapMethod::Helper, IdMapMethod::Helper));
+    assert_eq!(
+        (outcome.uid, outcome.gid),
+        (IdMapMethod::Helper, IdMapMethod::Helper)
+    );
     assert!(!outcome.wrote_setgroups);
-    assert_eq!(proc_file(child.pid, "uid_map").parse::<IdMap>().unwrap(), map);
-    assert_eq!(proc_file(child.pid, "gid_map").parse::<IdMap>().unwrap(), map);
+    assert_eq!(
+        proc_file(child.pid, "uid_map").parse::<IdMap>().unwrap(),
+        map
+    );
+    assert_eq!(
+        proc_file(child.pid, "gid_map").parse::<IdMap>().unwrap(),
+        map
+    );
     child.go(1);
     assert_eq!((child.recv(), child.recv()), (0, 0));
     assert_eq!(child.wait(), 0);
@@ -192,7 +229,10 @@ fn helper_refusal_and_missing_helper_are_reported() {
         other => panic!("{other}"),
     }
     let text = err.to_string();
-    assert!(text.contains("/nonexistent/hutch/newuidmap") && text.contains("uidmap"), "{text}");
+    assert!(
+        text.contains("/nonexistent/hutch/newuidmap") && text.contains("uidmap"),
+        "{text}"
+    );
     assert_eq!(proc_file(child.pid, "uid_map"), "");
 }
 
@@ -226,7 +266,10 @@ fn unprivileged_writer_maps_its_own_id() {
         let own = IdMap::single(0, NOBODY);
         // Allowing setgroups needs privilege: refused before anything is written.
         let allow = IdMapWriter::new().write(b.id(), &own, &own, SetGroups::Allow);
-        side.send(i64::from(matches!(allow, Err(IdMapError::SetGroupsNeedsDeny { .. }))));
+        side.send(i64::from(matches!(
+            allow,
+            Err(IdMapError::SetGroupsNeedsDeny { .. })
+        )));
         match IdMapWriter::new().write(b.id(), &own, &own, SetGroups::Deny) {
             Ok(outcome) => side.send(i64::from(
                 outcome.uid == IdMapMethod::Direct && outcome.gid == IdMapMethod::Direct,
@@ -243,7 +286,11 @@ fn unprivileged_writer_maps_its_own_id() {
     });
     assert_eq!(a.recv(), 1, "dropped to nobody");
     assert_eq!(a.recv(), 0, "nobody unshared a user namespace");
-    assert_eq!(a.recv(), 1, "SetGroups::Allow refused for an unprivileged writer");
+    assert_eq!(
+        a.recv(),
+        1,
+        "SetGroups::Allow refused for an unprivileged writer"
+    );
     assert_eq!(a.recv(), 1, "own-id maps written directly");
     assert_eq!(a.recv(), 0, "uid 0 inside");
     assert_eq!(a.recv(), 0, "gid 0 inside");

@@ -6,10 +6,14 @@ mod common;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
-use common::{c, errno, fork, fs_type, mount_points, stat, try_open, unshare, TempDir};
+use common::{TempDir, c, errno, fork, fs_type, mount_points, stat, try_open, unshare};
 use hutch_ns::mount::{MountError, MountFailure, MountPlan, MountStep, TmpfsOptions};
 
+// `c_long` is `i64` here; written as a cast so it also compiles where it is not.
+#[allow(clippy::unnecessary_cast)]
 const TMPFS: i64 = libc::TMPFS_MAGIC as i64;
+#[allow(clippy::unnecessary_cast)]
+const DEVPTS: i64 = libc::DEVPTS_SUPER_MAGIC as i64;
 
 #[test]
 fn tmpfs_bind_ro_mask_and_readonly_stay_inside() {
@@ -69,23 +73,48 @@ fn tmpfs_bind_ro_mask_and_readonly_stay_inside() {
         panic!("{}", prepared.describe(failure));
     }
     assert_eq!(child.recv(), TMPFS, "tmpfs visible inside");
-    assert_eq!(child.recv(), i64::from(libc::EROFS), "bind_ro refuses writes");
+    assert_eq!(
+        child.recv(),
+        i64::from(libc::EROFS),
+        "bind_ro refuses writes"
+    );
     assert_eq!(child.recv(), 0, "bind_ro still readable");
     assert_eq!(child.recv(), 0, "plain bind is writable");
-    assert_eq!(child.recv(), libc::makedev(1, 3) as i64, "/proc/keys is /dev/null");
-    assert_eq!(child.recv(), i64::from(libc::ENOENT), "masked dir hides its files");
+    assert_eq!(
+        child.recv(),
+        libc::makedev(1, 3) as i64,
+        "/proc/keys is /dev/null"
+    );
+    assert_eq!(
+        child.recv(),
+        i64::from(libc::ENOENT),
+        "masked dir hides its files"
+    );
     assert_eq!(child.recv(), TMPFS, "masked dir is a tmpfs");
-    assert_eq!(child.recv(), i64::from(libc::EROFS), "masked dir is read-only");
+    assert_eq!(
+        child.recv(),
+        i64::from(libc::EROFS),
+        "masked dir is read-only"
+    );
     assert_eq!(child.recv(), i64::from(libc::EROFS), "/proc/sys read-only");
     assert_eq!(child.wait(), 0);
 
     // Nothing of it is visible on the host, and nothing is left behind.
     assert_ne!(fs_type(&c(&scratch)), TMPFS);
-    assert!(src.join("new").exists(), "the rw bind wrote through to the source");
-    assert!(!rw.join("new").exists(), "the bind itself was not visible on the host");
+    assert!(
+        src.join("new").exists(),
+        "the rw bind wrote through to the source"
+    );
+    assert!(
+        !rw.join("new").exists(),
+        "the bind itself was not visible on the host"
+    );
     assert!(!ro.join("new").exists());
     assert_eq!(mount_points(), before, "host mounts changed");
-    assert_ne!(fs::metadata("/proc/keys").unwrap().rdev(), libc::makedev(1, 3));
+    assert_ne!(
+        fs::metadata("/proc/keys").unwrap().rdev(),
+        libc::makedev(1, 3)
+    );
     assert!(secret.join("key").exists());
 }
 
@@ -132,14 +161,20 @@ fn pivot_into_rootfs_with_proc_dev_and_readonly_root() {
         side.send(applied.map_or_else(|f| f.encode() as i64, |()| 0));
         // The new root is the rootfs, the old root is gone.
         let st = stat(c"/");
-        side.send(st.map_or(-1, |st| (st.st_dev == root_id.0 && st.st_ino == root_id.1) as i64));
+        side.send(st.map_or(-1, |st| {
+            (st.st_dev == root_id.0 && st.st_ino == root_id.1) as i64
+        }));
         side.send(try_open(c"/hutch-marker", libc::O_RDONLY));
         side.send(stat(&host_only).map_or_else(|e| e, |_| 0));
         side.send(stat(c"/bin/sh").map_or_else(|e| e, |_| 0));
         let mut cwd = [0u8; 8];
         // SAFETY: getcwd into a stack buffer.
         let p = unsafe { libc::getcwd(cwd.as_mut_ptr().cast(), cwd.len()) };
-        side.send(if p.is_null() { -errno() } else { i64::from(cwd[0] == b'/' && cwd[1] == 0) });
+        side.send(if p.is_null() {
+            -errno()
+        } else {
+            i64::from(cwd[0] == b'/' && cwd[1] == 0)
+        });
         // Fresh proc, tmpfs /tmp, read-only binds and root.
         side.send(try_open(c"/proc/self/status", libc::O_RDONLY));
         side.send(fs_type(c"/tmp"));
@@ -154,12 +189,20 @@ fn pivot_into_rootfs_with_proc_dev_and_readonly_root() {
         // SAFETY: plain fd I/O on buffers owned by this frame.
         unsafe {
             let fd = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-            side.send(if fd < 0 { -errno() } else { libc::write(fd, b"abc".as_ptr().cast(), 3) as i64 });
+            side.send(if fd < 0 {
+                -errno()
+            } else {
+                libc::write(fd, b"abc".as_ptr().cast(), 3) as i64
+            });
             libc::close(fd);
             let fd = libc::open(c"/dev/zero".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
             let mut buf = [0xffu8; 16];
             let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
-            side.send(if n == 16 && buf.iter().all(|&b| b == 0) { 1 } else { -errno() });
+            side.send(if n == 16 && buf.iter().all(|&b| b == 0) {
+                1
+            } else {
+                -errno()
+            });
             libc::close(fd);
         }
         side.send(try_open(c"/dev/ptmx", libc::O_RDWR | libc::O_NOCTTY));
@@ -192,9 +235,13 @@ fn pivot_into_rootfs_with_proc_dev_and_readonly_root() {
     assert_eq!(child.recv(), 1, "/dev/zero gives zeros");
     assert_eq!(child.recv(), 0, "/dev/ptmx opens");
     assert_eq!(child.recv(), TMPFS, "/dev/shm");
-    assert_eq!(child.recv(), libc::DEVPTS_SUPER_MAGIC as i64, "/dev/pts");
+    assert_eq!(child.recv(), DEVPTS, "/dev/pts");
     assert_eq!(child.recv(), 0, "/dev/fd/0 resolves");
-    assert_eq!(child.recv(), libc::makedev(1, 3) as i64, "/proc/keys masked");
+    assert_eq!(
+        child.recv(),
+        libc::makedev(1, 3) as i64,
+        "/proc/keys masked"
+    );
     assert_eq!(child.recv(), i64::from(libc::EROFS), "/proc/sys read-only");
     assert_eq!(child.wait(), 0);
 

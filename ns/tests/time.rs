@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{errno, fork, unshare};
-use hutch_ns::time::{write_time_offsets, ClockOffset, TimeNsError, TimeOffsets};
+use hutch_ns::time::{ClockOffset, TimeNsError, TimeOffsets, write_time_offsets};
 
 fn clock_ns(clock: libc::clockid_t) -> i64 {
     let mut ts = libc::timespec {
@@ -72,10 +72,16 @@ fn offsets_shift_the_childs_clocks() {
     let slack = 2_000_000_000i64;
     let mono_diff = child_mono - parent_mono;
     let want = 3 * 86_400 * 1_000_000_000i64;
-    assert!((want..want + slack).contains(&mono_diff), "monotonic moved by {mono_diff} ns");
+    assert!(
+        (want..want + slack).contains(&mono_diff),
+        "monotonic moved by {mono_diff} ns"
+    );
     let boot_diff = child_boot - parent_boot;
     let want = -1_500_000_000i64;
-    assert!((want..want + slack).contains(&boot_diff), "boottime moved by {boot_diff} ns");
+    assert!(
+        (want..want + slack).contains(&boot_diff),
+        "boottime moved by {boot_diff} ns"
+    );
 }
 
 #[test]

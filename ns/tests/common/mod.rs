@@ -80,8 +80,8 @@ pub fn fork(body: impl FnOnce(&ChildSide) -> i32) -> Forked {
             to_parent: child_tx.as_raw_fd(),
             from_parent: child_rx.as_raw_fd(),
         };
-        let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&side)))
-            .unwrap_or(101);
+        let code =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&side))).unwrap_or(101);
         // SAFETY: ends the child without running the parent's destructors or atexit.
         unsafe { libc::_exit(code) };
     }
@@ -143,7 +143,11 @@ impl Forked {
         let r = unsafe { libc::waitpid(self.pid, &mut status, 0) };
         assert_eq!(r, self.pid, "waitpid");
         self.reaped = true;
-        assert!(libc::WIFEXITED(status), "child {} died: status {status:#x}", self.pid);
+        assert!(
+            libc::WIFEXITED(status),
+            "child {} died: status {status:#x}",
+            self.pid
+        );
         libc::WEXITSTATUS(status)
     }
 }
@@ -168,7 +172,10 @@ impl TempDir {
     pub fn new(tag: &str) -> TempDir {
         static N: AtomicU32 = AtomicU32::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
-        let path = PathBuf::from(format!("/tmp/hutch-ns-test-{}-{tag}-{n}", std::process::id()));
+        let path = PathBuf::from(format!(
+            "/tmp/hutch-ns-test-{}-{tag}-{n}",
+            std::process::id()
+        ));
         let _ = fs::remove_dir_all(&path);
         fs::create_dir_all(&path).unwrap();
         TempDir(path)
@@ -238,7 +245,11 @@ pub fn fs_type(path: &std::ffi::CStr) -> i64 {
 /// `unshare(flags)`: 0 or errno.
 pub fn unshare(flags: i32) -> i64 {
     // SAFETY: in a forked single-threaded child.
-    if unsafe { libc::unshare(flags) } == 0 { 0 } else { errno() }
+    if unsafe { libc::unshare(flags) } == 0 {
+        0
+    } else {
+        errno()
+    }
 }
 
 /// Opens `path` with `flags` and closes it again: 0 or errno.

@@ -430,6 +430,10 @@ impl NsHandle {
     /// onto `path` (an empty file is created first; the parent directory must exist).
     /// Uses `/proc/self/fd/N` as the bind source; see [`NsHandle::persist_in_proc`].
     ///
+    /// The new mount propagates like any mount made on the mount holding `path`: if that
+    /// one is shared, the file also appears in its peers (that is what [`NetNs`] wants for
+    /// `/run/netns`). A mount namespace cannot be persisted inside itself (`EINVAL`).
+    ///
     /// # Errors
     /// [`NsError::Persist`] naming the path and the step; on failure the created file is
     /// removed again. `EEXIST` if `path` exists already.

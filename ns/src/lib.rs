@@ -69,7 +69,12 @@
 //! over a pipe as plain integers; parents write id maps and time offsets to those children
 //! and check the result from both sides. Tests check that they leave no mounts
 //! (`/proc/self/mountinfo`), files or processes behind, and they only touch network
-//! namespaces they create.
+//! namespaces they create. Nothing is skipped: the tests need root, Linux 6.11+ (for the
+//! pidfd namespace ioctls they compare against the `/proc` fallback), and the Debian
+//! packages `uidmap` (`newuidmap`/`newgidmap`, run for real mapping the caller's own id;
+//! `/etc/subuid` is never modified) and `iproute2` (`ip netns`), which CI must install.
+//! Persisting a namespace the `ip netns` way leaves `/run/netns` as a shared bind mount of
+//! itself, exactly as `ip netns add` does.
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 

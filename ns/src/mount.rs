@@ -24,6 +24,12 @@
 //! current tree and must already exist: the plan never creates files on the host's own
 //! filesystem.
 //!
+//! # Caveats
+//! The rootfs is trusted: paths inside it are resolved by the kernel the ordinary way, so a
+//! symlink in the rootfs on the way to a destination is followed (possibly out of the
+//! rootfs) when mount points are created and mounted on. Prepare untrusted images so that
+//! they contain no such symlinks, or bind them read-only first.
+//!
 //! # References
 //! - [mount(2)](https://man7.org/linux/man-pages/man2/mount.2.html),
 //!   [mount_setattr(2)](https://man7.org/linux/man-pages/man2/mount_setattr.2.html),

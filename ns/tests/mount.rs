@@ -306,3 +306,63 @@ fn rootfs_and_bind_errors_name_the_path() {
     // prepare() never touches the filesystem it plans for.
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
 }
+
+#[test]
+fn plan_applies_inside_a_user_namespace() {
+    // The facade's usual case: the child is in a new user namespace, so every mount it
+    // inherits is locked; read-only binds must still work (mount_setattr), devpts must be a
+    // new instance and device nodes must come from bind mounts.
+    use hutch_ns::idmap::{IdMap, SetGroups, write_id_maps};
+    let before = mount_points();
+    let dir = TempDir::new("userns");
+    let root = make_rootfs(&dir);
+    let data = dir.path().join("data");
+    fs::create_dir(&data).unwrap();
+    let mut plan = MountPlan::new();
+    plan.rootfs(&root)
+        .dev(true)
+        .readonly_root(true)
+        .tmpfs("/tmp", TmpfsOptions::scratch(Some(1 << 20), None))
+        .bind_ro(&data, "/data")
+        .mask("/etc");
+    let prepared = plan.prepare().unwrap();
+    let mut child = fork(|side| {
+        side.send(unshare(libc::CLONE_NEWUSER));
+        if side.wait() < 0 {
+            return 1;
+        }
+        // SAFETY: credential calls in this forked, single-threaded child.
+        let root = unsafe { libc::setresgid(0, 0, 0) == 0 && libc::setresuid(0, 0, 0) == 0 };
+        side.send(i64::from(root));
+        side.send(unshare(libc::CLONE_NEWNS));
+        // SAFETY: this forked child has its own mount namespace.
+        let applied = unsafe { prepared.apply() };
+        side.send(applied.map_or_else(|f| f.encode() as i64, |()| 0));
+        side.send(try_open(c"/hutch-marker", libc::O_RDONLY));
+        side.send(try_open(c"/data/new", libc::O_WRONLY | libc::O_CREAT));
+        side.send(try_open(c"/tmp/new", libc::O_WRONLY | libc::O_CREAT));
+        side.send(try_open(c"/dev/null", libc::O_WRONLY));
+        side.send(try_open(c"/dev/ptmx", libc::O_RDWR | libc::O_NOCTTY));
+        side.send(fs_type(c"/etc"));
+        0
+    });
+    assert_eq!(child.recv(), 0, "unshare(CLONE_NEWUSER)");
+    let ids = IdMap::new().map(0, 0, 65_536);
+    write_id_maps(child.id(), &ids, &ids, SetGroups::Deny).unwrap();
+    child.go(1);
+    assert_eq!(child.recv(), 1, "root inside");
+    assert_eq!(child.recv(), 0, "unshare(CLONE_NEWNS)");
+    let applied = child.recv();
+    if applied != 0 {
+        let failure = MountFailure::decode(applied as u64).unwrap();
+        panic!("{}", prepared.describe(failure));
+    }
+    assert_eq!(child.recv(), 0, "in the rootfs");
+    assert_eq!(child.recv(), i64::from(libc::EROFS), "read-only bind");
+    assert_eq!(child.recv(), 0, "tmpfs writable");
+    assert_eq!(child.recv(), 0, "/dev/null");
+    assert_eq!(child.recv(), 0, "/dev/ptmx");
+    assert_eq!(child.recv(), TMPFS, "masked directory");
+    assert_eq!(child.wait(), 0);
+    assert_eq!(mount_points(), before, "host mounts changed");
+}

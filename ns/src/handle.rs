@@ -189,6 +189,12 @@ impl PartialEq for NsHandle {
 }
 impl Eq for NsHandle {}
 
+impl std::hash::Hash for NsHandle {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.id.hash(state);
+    }
+}
+
 impl NsHandle {
     /// Opens namespace `ns` of process `pid` through `/proc/PID/ns/NAME`.
     ///

@@ -719,7 +719,7 @@ impl Op {
                     target,
                     Some(c"tmpfs"),
                     libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-                    Some(c"size=0,mode=0555"),
+                    Some(c"mode=0555"),
                 ),
                 Some(false) => {
                     sys::raw_mount(Some(c"/dev/null"), target, None, libc::MS_BIND, None)

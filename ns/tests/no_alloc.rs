@@ -1,0 +1,77 @@
+//! `PreparedMounts::apply` must not allocate: it runs between clone and exec in a child of
+//! a multithreaded parent. A counting global allocator checks that in a forked child.
+#![allow(unsafe_code)]
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::fs;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::{TempDir, fork, mount_points, unshare};
+use hutch_ns::mount::{MountPlan, TmpfsOptions};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator, only counting calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn apply_does_not_allocate() {
+    let before = mount_points();
+    let dir = TempDir::new("noalloc");
+    let root = dir.path().join("rootfs");
+    fs::create_dir_all(root.join("proc")).unwrap();
+    let data = dir.path().join("data");
+    fs::create_dir(&data).unwrap();
+    let mut plan = MountPlan::new();
+    plan.rootfs(&root)
+        .proc(true)
+        .dev(true)
+        .readonly_root(true)
+        .tmpfs("/tmp", TmpfsOptions::scratch(Some(1 << 20), Some(0o1777)))
+        .bind_ro(&data, "/a/b/data")
+        .bind("/etc/hostname", "/etc/hostname")
+        .docker_defaults();
+    let prepared = plan.prepare().unwrap();
+    let mut child = fork(|side| {
+        side.send(unshare(libc::CLONE_NEWNS));
+        let start = ALLOCATIONS.load(Ordering::SeqCst);
+        // SAFETY: this forked child has its own mount namespace.
+        let result = unsafe { prepared.apply() };
+        let end = ALLOCATIONS.load(Ordering::SeqCst);
+        side.send(i64::from(result.is_ok()));
+        side.send((end - start) as i64);
+        // The counter itself works in the child.
+        drop(std::hint::black_box(vec![1u8; 64]));
+        side.send((ALLOCATIONS.load(Ordering::SeqCst) - end) as i64);
+        0
+    });
+    assert_eq!(child.recv(), 0);
+    assert_eq!(child.recv(), 1, "apply succeeded");
+    assert_eq!(child.recv(), 0, "allocations during apply");
+    assert!(child.recv() >= 2, "the counter counts");
+    assert_eq!(child.wait(), 0);
+    assert_eq!(mount_points(), before);
+}

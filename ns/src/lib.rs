@@ -67,7 +67,8 @@
 //! kernel does is tested against the kernel, as root, in `tests/`: children are forked
 //! inside the tests, enter new namespaces with `unshare`, and report what they observed
 //! over a pipe as plain integers; parents write id maps and time offsets to those children
-//! and check the result from both sides. Tests check that they leave no mounts
+//! and check the result from both sides. A counting global allocator checks that
+//! `PreparedMounts::apply` allocates nothing (`tests/no_alloc.rs`). Tests check that they leave no mounts
 //! (`/proc/self/mountinfo`), files or processes behind, and they only touch network
 //! namespaces they create. Nothing is skipped: the tests need root, Linux 6.11+ (for the
 //! pidfd namespace ioctls they compare against the `/proc` fallback), and the Debian

@@ -14,7 +14,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+
 use clap::{Parser, ValueEnum};
+use hutch::cgroup_v2::DevNum;
+use hutch::cgroup_v2::cpuset::CpuList;
+use hutch::cgroup_v2::io::IoMax;
 use hutch::{Container, Namespaces};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -62,9 +67,65 @@ struct Args {
     /// Hide the paths Docker hides (/proc/kcore, ...) and make /proc/sys etc. read-only.
     #[arg(long)]
     docker_masks: bool,
+    /// Memory limit, e.g. `64M`, `1g`, `512k` or plain bytes.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    memory: Option<u64>,
+    /// CPU limit in cores, e.g. `0.5`.
+    #[arg(long, value_name = "CORES")]
+    cpus: Option<f64>,
+    /// Maximum number of processes and threads.
+    #[arg(long, value_name = "N")]
+    pids_limit: Option<u64>,
+    /// CPUs to run on, e.g. `0-1,3`.
+    #[arg(long, value_name = "LIST")]
+    cpuset_cpus: Option<CpuList>,
+    /// Read rate limit for a block device, DEVICE:RATE (e.g. `/dev/vda:1mb`; repeatable).
+    #[arg(long, value_name = "DEV:RATE")]
+    device_read_bps: Vec<String>,
+    /// Write rate limit for a block device, DEVICE:RATE (repeatable).
+    #[arg(long, value_name = "DEV:RATE")]
+    device_write_bps: Vec<String>,
+    /// Print the container's peak memory and CPU time when it ends.
+    #[arg(long)]
+    stats: bool,
     /// The program and its arguments.
     #[arg(required = true, value_name = "PROGRAM")]
     command: Vec<OsString>,
+}
+
+/// Parses `64M`, `1g`, `512k`, `1mb` or plain bytes (binary units, like Docker).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (num, shift) = match t.char_indices().last() {
+        Some((i, 'k')) => (&t[..i], 10),
+        Some((i, 'm')) => (&t[..i], 20),
+        Some((i, 'g')) => (&t[..i], 30),
+        Some((i, 't')) => (&t[..i], 40),
+        _ => (t, 0),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid size {s:?}: expected a number with an optional k/m/g/t"))?;
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("size {s:?} is too large"))
+}
+
+/// Parses `DEVICE:RATE` into the device's number and the rate in bytes per second.
+fn parse_device_rate(spec: &str) -> Result<(DevNum, u64), String> {
+    let (dev, rate) = spec
+        .rsplit_once(':')
+        .ok_or_else(|| format!("invalid {spec:?}: expected DEVICE:RATE"))?;
+    let meta = std::fs::metadata(dev).map_err(|e| format!("{dev}: {e}"))?;
+    if !meta.file_type().is_block_device() {
+        return Err(format!("{dev} is not a block device"));
+    }
+    let rdev = meta.rdev();
+    let device = DevNum {
+        major: libc::major(rdev),
+        minor: libc::minor(rdev),
+    };
+    Ok((device, parse_size(rate)?))
 }
 
 fn parse_volume(spec: &str) -> Result<(PathBuf, PathBuf, bool), String> {
@@ -74,6 +135,28 @@ fn parse_volume(spec: &str) -> Result<(PathBuf, PathBuf, bool), String> {
         [src, dst, "ro"] => Ok((src.into(), dst.into(), true)),
         [src, dst, "rw"] => Ok((src.into(), dst.into(), false)),
         _ => Err(format!("invalid volume {spec:?}: expected SRC:DST[:ro]")),
+    }
+}
+
+fn print_stats(child: &hutch::Child, wall: std::time::Duration) {
+    match child.stats() {
+        Ok(s) => {
+            let peak = s
+                .memory
+                .as_ref()
+                .and_then(|m| m.peak)
+                .map_or("unknown (no memory controller)".to_owned(), |p| {
+                    format!("{} bytes ({:.1} MiB)", p.0, p.0 as f64 / (1u64 << 20) as f64)
+                });
+            eprintln!(
+                "run: stats: wall {:.3}s, cpu {:.3}s (user {:.3}s, system {:.3}s), peak memory {peak}",
+                wall.as_secs_f64(),
+                s.cpu.usage.as_secs_f64(),
+                s.cpu.user.as_secs_f64(),
+                s.cpu.system.as_secs_f64(),
+            );
+        }
+        Err(e) => eprintln!("run: stats: {}", hutch::error_chain(&e)),
     }
 }
 
@@ -110,6 +193,45 @@ fn main() -> ExitCode {
         c.docker_masks();
     }
     c.init(args.init);
+    if let Some(m) = args.memory {
+        c.limit_memory(m);
+    }
+    if let Some(cpus) = args.cpus {
+        c.limit_cpu(cpus);
+    }
+    if let Some(n) = args.pids_limit {
+        c.limit_pids(n);
+    }
+    if let Some(list) = &args.cpuset_cpus {
+        c.cpuset(list.clone());
+    }
+    let mut io: Vec<IoMax> = Vec::new();
+    for (specs, write) in [(&args.device_read_bps, false), (&args.device_write_bps, true)] {
+        for spec in specs {
+            let (device, rate) = match parse_device_rate(spec) {
+                Ok(v) => v,
+                Err(e) => {
+                    eprintln!("run: {e}");
+                    return ExitCode::from(125);
+                }
+            };
+            let i = match io.iter().position(|l| l.device == device) {
+                Some(i) => i,
+                None => {
+                    io.push(IoMax::unlimited(device));
+                    io.len() - 1
+                }
+            };
+            if write {
+                io[i].wbps = Some(rate);
+            } else {
+                io[i].rbps = Some(rate);
+            }
+        }
+    }
+    for limit in io {
+        c.limit_io(limit);
+    }
 
     let mut cmd = c.command(&args.command[0]);
     cmd.args(&args.command[1..]);
@@ -127,7 +249,16 @@ fn main() -> ExitCode {
     }
 
     let started = Instant::now();
-    let status = match cmd.status() {
+    let status = match cmd.spawn().and_then(|mut child| {
+        let status = child.wait().map_err(|source| hutch::SpawnError::Parent {
+            op: "waiting",
+            source,
+        })?;
+        if args.stats {
+            print_stats(&child, started.elapsed());
+        }
+        Ok(status)
+    }) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("run: {}", hutch::error_chain(&e));
@@ -140,7 +271,6 @@ fn main() -> ExitCode {
             });
         }
     };
-    let _ = started;
     match (status.code(), status.signal()) {
         (Some(code), _) => ExitCode::from(code as u8),
         (None, Some(sig)) => ExitCode::from((128 + sig) as u8),

@@ -132,7 +132,14 @@ pub(crate) fn prepare(cfg: &CgroupConfig) -> Result<Option<ContainerCgroup>, Spa
         }
         return Ok(None);
     }
-    let required = limits || o.mode == Mode::Required;
+    // Anything the caller said about the cgroup makes it required: only a container with
+    // no cgroup settings at all may run without one.
+    let required = limits
+        || o.mode == Mode::Required
+        || o.parent.is_some()
+        || o.root.is_some()
+        || o.name.is_some()
+        || o.keep;
     match make(cfg) {
         Ok(cg) => Ok(Some(cg)),
         // Without limits, a host where we may not make cgroups (no cgroup2, read-only, not
@@ -210,6 +217,8 @@ fn make(cfg: &CgroupConfig) -> Result<ContainerCgroup, SpawnError> {
 /// The parent of the container's cgroup, and whether it is the default one.
 fn parent_of(h: &Hierarchy, o: &CgroupOptions) -> Result<(Cgroup, bool), CgroupError> {
     Ok(match &o.parent {
+        // A directory of the cgroup2 file system, or a cgroup path as in /proc/PID/cgroup.
+        Some(p) if p.starts_with(h.root()) => (Cgroup::open(p)?, false),
         Some(p) => (Cgroup::open(h.path_of(p)?)?, false),
         None => {
             // `hutch/` beside the caller's own cgroup (under the root when the caller is

@@ -5,13 +5,47 @@ use std::io::{self, PipeReader, PipeWriter, Read};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Output};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use hutch_ns::{Namespace, Namespaces, NsError, NsHandle};
 
 use crate::cgroup::ContainerCgroup;
 use crate::command::JoinTarget;
 use crate::{Command, Container, SpawnError, sys};
+
+/// A process of ours: its pid, pidfd and, once reaped, its status.
+///
+/// Shared between a container's [`Child`] and the handles of processes started in it with
+/// [`Child::exec`]: those are our children too (`CLONE_PARENT`), and the kernel does not let
+/// the container's PID 1 finish exiting until they are reaped, so waiting for the container
+/// reaps them as they end and keeps their status for their own handles.
+#[derive(Debug)]
+pub(crate) struct Proc {
+    pid: libc::pid_t,
+    pidfd: OwnedFd,
+    status: Mutex<Option<ExitStatus>>,
+}
+
+impl Proc {
+    fn status(&self) -> Option<ExitStatus> {
+        *self.status.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reaps the process if it has ended. The lock makes sure only one waiter reaps it.
+    fn try_reap(&self) -> io::Result<Option<ExitStatus>> {
+        let mut st = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        if st.is_none()
+            && let Some(raw) = sys::waitid_pidfd(self.pidfd.as_fd(), true)?
+        {
+            *st = Some(ExitStatus::from_raw(raw));
+        }
+        Ok(*st)
+    }
+}
+
+/// The processes started in a container with [`Child::exec`].
+pub(crate) type ExecRegistry = Arc<Mutex<Vec<Weak<Proc>>>>;
 
 /// A handle to a container's first process, shaped like [`std::process::Child`].
 ///
@@ -24,11 +58,15 @@ use crate::{Command, Container, SpawnError, sys};
 /// Dropping a `Child` that has not been waited for kills it (`SIGKILL`; as PID 1 of its pid
 /// namespace, that ends every process of the container) and reaps it, then removes its
 /// cgroup: a container does not outlive its handle, and no zombie is left behind.
+///
+/// Processes started with [`exec`](Child::exec) are children of the caller. When the
+/// container's PID 1 ends, the kernel kills them, and PID 1 only finishes exiting once they
+/// are reaped; [`wait`](Child::wait) on the container therefore reaps them as they end (their
+/// own handles then report the status it collected), so waiting in either order works.
 #[derive(Debug)]
 pub struct Child {
-    pid: libc::pid_t,
-    pidfd: OwnedFd,
-    status: Option<ExitStatus>,
+    proc: Arc<Proc>,
+    execs: ExecRegistry,
     namespaces: Namespaces,
     cgroup: Option<ContainerCgroup>,
     /// The writing end of the program's standard input, when piped.
@@ -49,11 +87,21 @@ impl Child {
         stdout: Option<OwnedFd>,
         stderr: Option<OwnedFd>,
         cgroup: Option<ContainerCgroup>,
+        registry: Option<&ExecRegistry>,
     ) -> Child {
-        Child {
+        let proc = Arc::new(Proc {
             pid,
             pidfd,
-            status: None,
+            status: Mutex::new(None),
+        });
+        if let Some(r) = registry {
+            let mut list = r.lock().unwrap_or_else(|e| e.into_inner());
+            list.retain(|w| w.strong_count() > 0);
+            list.push(Arc::downgrade(&proc));
+        }
+        Child {
+            proc,
+            execs: Arc::default(),
             namespaces,
             cgroup,
             stdin: stdin.map(PipeWriter::from),
@@ -64,12 +112,15 @@ impl Child {
 
     /// The process id, as seen by the caller; `None` once the process has been reaped.
     pub fn id(&self) -> Option<u32> {
-        self.status.is_none().then_some(self.pid as u32)
+        self.proc
+            .status()
+            .is_none()
+            .then_some(self.proc.pid as u32)
     }
 
     /// The pidfd of the process (valid for as long as the `Child`).
     pub fn pidfd(&self) -> BorrowedFd<'_> {
-        self.pidfd.as_fd()
+        self.proc.pidfd.as_fd()
     }
 
     /// The namespaces the container was created with (or, for a process started with
@@ -84,7 +135,7 @@ impl Child {
     ///
     /// When the process has been reaped, or the namespace cannot be opened.
     pub fn namespace(&self, ns: Namespace) -> Result<NsHandle, NsError> {
-        NsHandle::from_pidfd(self.pidfd.as_fd(), ns)
+        NsHandle::from_pidfd(self.proc.pidfd.as_fd(), ns)
     }
 
     /// Sends `SIGKILL`. Like std's, this succeeds when the process has already ended.
@@ -103,10 +154,10 @@ impl Child {
     /// `EINVAL` for an invalid signal; a process already reaped succeeds quietly.
     #[doc(alias = "pidfd_send_signal")]
     pub fn signal(&mut self, sig: i32) -> io::Result<()> {
-        if self.status.is_some() {
+        if self.proc.status().is_some() {
             return Ok(());
         }
-        match sys::pidfd_send_signal(self.pidfd.as_fd(), sig) {
+        match sys::pidfd_send_signal(self.proc.pidfd.as_fd(), sig) {
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
             r => r,
         }
@@ -116,31 +167,49 @@ impl Child {
     #[doc(alias = "waitid")]
     pub fn wait(&mut self) -> io::Result<ExitStatus> {
         drop(self.stdin.take());
-        if let Some(s) = self.status {
-            return Ok(s);
-        }
-        let raw = sys::waitid_pidfd(self.pidfd.as_fd(), false)?.expect("blocking waitid");
-        Ok(self.reaped(raw))
+        Ok(self.wait_until(None)?.expect("no deadline"))
     }
 
     /// Returns the status if the process has ended, without blocking.
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
-        if let Some(s) = self.status {
-            return Ok(Some(s));
-        }
-        Ok(sys::waitid_pidfd(self.pidfd.as_fd(), true)?.map(|raw| self.reaped(raw)))
+        self.reap_execs()?;
+        self.proc.try_reap()
     }
 
     /// Waits at most `timeout` for the process to end (polling the pidfd); `None` if it is still
     /// running.
     pub fn wait_timeout(&mut self, timeout: Duration) -> io::Result<Option<ExitStatus>> {
-        if let Some(s) = self.status {
-            return Ok(Some(s));
+        self.wait_until(Some(Instant::now() + timeout))
+    }
+
+    /// Reaps whichever `exec`ed processes have ended; returns their pidfds' owners that still
+    /// run.
+    fn reap_execs(&self) -> io::Result<Vec<Arc<Proc>>> {
+        let live: Vec<Arc<Proc>> = {
+            let list = self.execs.lock().unwrap_or_else(|e| e.into_inner());
+            list.iter().filter_map(Weak::upgrade).collect()
+        };
+        let mut running = Vec::with_capacity(live.len());
+        for p in live {
+            if p.try_reap()?.is_none() {
+                running.push(p);
+            }
         }
-        if sys::poll_readable(self.pidfd.as_fd(), Some(timeout))? {
-            self.try_wait()
-        } else {
-            Ok(None)
+        Ok(running)
+    }
+
+    fn wait_until(&self, deadline: Option<Instant>) -> io::Result<Option<ExitStatus>> {
+        loop {
+            let running = self.reap_execs()?;
+            if let Some(s) = self.proc.try_reap()? {
+                return Ok(Some(s));
+            }
+            let mut fds = vec![self.proc.pidfd.as_fd()];
+            fds.extend(running.iter().map(|p| p.pidfd.as_fd()));
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if !sys::poll_any(&fds, left)? {
+                return Ok(None);
+            }
         }
     }
 
@@ -190,8 +259,9 @@ impl Child {
         // one's own user namespace would fail with EINVAL).
         let namespaces = self.namespaces;
         JoinTarget {
-            pidfd: self.pidfd.try_clone(),
-            pid: self.pid,
+            pidfd: self.proc.pidfd.try_clone(),
+            pid: self.proc.pid,
+            registry: self.execs.clone(),
             namespaces,
             cgroup: self
                 .cgroup
@@ -207,7 +277,7 @@ impl Child {
 
     fn need_cgroup(&self) -> Result<&hutch_cgroup::Cgroup, ControlError> {
         self.cgroup()
-            .ok_or(ControlError::NoCgroup { pid: self.pid })
+            .ok_or(ControlError::NoCgroup { pid: self.proc.pid })
     }
 
     /// A snapshot of the container's resource use: CPU time, memory current and peak, pids,
@@ -259,18 +329,13 @@ impl Child {
         Ok(hutch_cgroup::watch::EventWatcher::new(self.need_cgroup()?)?)
     }
 
-    fn reaped(&mut self, raw: i32) -> ExitStatus {
-        let s = ExitStatus::from_raw(raw);
-        self.status = Some(s);
-        s
-    }
 }
 
 impl Drop for Child {
     fn drop(&mut self) {
-        if self.status.is_none() {
-            let _ = sys::pidfd_send_signal(self.pidfd.as_fd(), libc::SIGKILL);
-            let _ = sys::waitid_pidfd(self.pidfd.as_fd(), false);
+        if self.proc.status().is_none() {
+            let _ = sys::pidfd_send_signal(self.proc.pidfd.as_fd(), libc::SIGKILL);
+            let _ = self.wait_until(None);
         }
         // The cgroup (if any) is removed by its own Drop, after the process is gone.
     }

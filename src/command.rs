@@ -18,6 +18,8 @@ pub(crate) struct JoinTarget {
     pub pid: i32,
     pub namespaces: Namespaces,
     pub cgroup: Option<OwnedFd>,
+    /// Where the new process is registered, so waiting for the container reaps it.
+    pub registry: crate::child::ExecRegistry,
 }
 
 /// A program to run inside a container, shaped like [`std::process::Command`].

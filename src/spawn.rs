@@ -369,7 +369,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
                 .as_ref()
                 .map_err(|e| target(io::Error::from(e.kind())))?;
             // A pidfd becomes readable when its process ends: joining it then is pointless.
-            if sys::poll_readable(pidfd.as_fd(), Some(std::time::Duration::ZERO))
+            if sys::poll_any(&[pidfd.as_fd()], Some(std::time::Duration::ZERO))
                 .map_err(|e| target(e))?
             {
                 return Err(target(io::Error::from_raw_os_error(libc::ESRCH)));
@@ -563,5 +563,6 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         stdout.parent_end,
         stderr.parent_end,
         cgroup,
+        cmd.join.as_ref().map(|j| &j.registry),
     ))
 }

@@ -675,26 +675,28 @@ pub(crate) fn waitid_pidfd(pidfd: BorrowedFd<'_>, nohang: bool) -> io::Result<Op
     }
 }
 
-/// Waits until `fd` is readable (for a pidfd: the process ended), or the timeout passes.
-/// Returns whether it became readable.
-pub(crate) fn poll_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
+/// Waits until any of `fds` is readable or the timeout passes; returns whether one became
+/// readable.
+pub(crate) fn poll_any(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<bool> {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|f| libc::pollfd {
+            fd: f.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
     let deadline = timeout.map(|t| std::time::Instant::now() + t);
     loop {
         let ms: c_int = match deadline {
             None => -1,
             Some(d) => {
                 let left = d.saturating_duration_since(std::time::Instant::now());
-                // Round up so that we never wake before the deadline.
                 left.as_nanos().div_ceil(1_000_000).min(c_int::MAX as u128) as c_int
             }
         };
-        let mut pfd = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+        // SAFETY: a valid array of pollfds of the given length.
+        let r = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
         match r {
             -1 => {
                 let e = io::Error::last_os_error();

@@ -307,6 +307,20 @@ fn exec_joins_a_running_container() {
 }
 
 #[test]
+fn waiting_for_the_container_first_reaps_its_execs() {
+    let _g = shared();
+    let c = Container::new();
+    let mut child = c.command("sleep").arg("0.2").spawn().unwrap();
+    let mut inside = child.exec("sleep").arg("30").spawn().unwrap();
+    // PID 1 ends on its own; the kernel kills `inside` and PID 1 finishes exiting only once
+    // `inside` is reaped, which wait() does for us.
+    let st = child.wait_timeout(Duration::from_secs(20)).unwrap();
+    assert!(st.is_some_and(|s| s.success()), "{st:?}");
+    assert_eq!(inside.id(), None, "reaped by the container's wait");
+    assert_eq!(inside.wait().unwrap().signal(), Some(libc::SIGKILL));
+}
+
+#[test]
 fn concurrent_spawns_from_32_threads() {
     let _g = exclusive();
     let before = common::fds();

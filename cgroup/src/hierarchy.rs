@@ -60,8 +60,19 @@ fn mount_lines(mountinfo: &str) -> impl Iterator<Item = (PathBuf, &str, &str)> {
     })
 }
 
-/// The mount point of the cgroup v1 hierarchy that holds controller `c`, if any.
-pub(crate) fn v1_mount_of(mountinfo: &str, c: Controller) -> Option<PathBuf> {
+/// The mount point of the cgroup v1 hierarchy that holds controller `c` (its v1 name,
+/// `blkio` for [`Controller::Io`]) in the mountinfo text, if any — on a v1/v2 hybrid host
+/// such a controller cannot be used in cgroup2.
+///
+/// # Examples
+///
+/// ```
+/// use hutch_cgroup::{Controller, hierarchy::v1_mount_of};
+/// let mi = "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n";
+/// assert_eq!(v1_mount_of(mi, Controller::Memory).unwrap(), std::path::Path::new("/sys/fs/cgroup/memory"));
+/// assert_eq!(v1_mount_of(mi, Controller::Pids), None);
+/// ```
+pub fn v1_mount_of(mountinfo: &str, c: Controller) -> Option<PathBuf> {
     mount_lines(mountinfo)
         .find(|(_, fstype, opts)| *fstype == "cgroup" && opts.split(',').any(|o| o == c.v1_name()))
         .map(|(mp, _, _)| mp)

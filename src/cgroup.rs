@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use hutch_cgroup::{Cgroup, CgroupError, Hierarchy, Resources};
+use hutch_cgroup::{Cgroup, CgroupError, Controller, Hierarchy, Resources};
 
 use crate::SpawnError;
 
@@ -110,6 +110,31 @@ fn enable_down_to(
     cur.ensure_controllers(controllers)
 }
 
+/// Controllers enabled for accounting (so that [`Child::stats`](crate::Child::stats) has
+/// numbers) when the parent offers them, even without limits.
+const ACCOUNTING: [Controller; 4] = [
+    Controller::Cpu,
+    Controller::Memory,
+    Controller::Pids,
+    Controller::Io,
+];
+
+/// Best effort, and only in the parent itself: enabling a controller higher up is a decision
+/// for whoever owns those cgroups, and a parent that cannot take them (another process lives
+/// in it, it is not ours to write) just gives fewer statistics.
+fn enable_accounting(parent: &Cgroup) {
+    let (Ok(available), Ok(enabled)) = (parent.controllers(), parent.subtree_control()) else {
+        return;
+    };
+    let todo: Vec<Controller> = ACCOUNTING
+        .into_iter()
+        .filter(|c| available.contains(c) && !enabled.contains(c))
+        .collect();
+    if !todo.is_empty() {
+        let _ = parent.enable_controllers(&todo);
+    }
+}
+
 fn unique_name() -> OsString {
     static N: AtomicU64 = AtomicU64::new(0);
     format!(
@@ -183,6 +208,7 @@ fn make(cfg: &CgroupConfig) -> Result<ContainerCgroup, SpawnError> {
         attempts += 1;
         let (parent, is_default) = parent_of(h, o).map_err(SpawnError::Cgroup)?;
         enable_down_to(h, parent.path(), &controllers).map_err(SpawnError::Cgroup)?;
+        enable_accounting(&parent);
         let name = o.name.clone().unwrap_or_else(unique_name);
         let child = match parent.create_child(&name) {
             Ok(c) => c,

@@ -112,10 +112,7 @@ impl Child {
 
     /// The process id, as seen by the caller; `None` once the process has been reaped.
     pub fn id(&self) -> Option<u32> {
-        self.proc
-            .status()
-            .is_none()
-            .then_some(self.proc.pid as u32)
+        self.proc.status().is_none().then_some(self.proc.pid as u32)
     }
 
     /// The pidfd of the process (valid for as long as the `Child`).
@@ -328,7 +325,6 @@ impl Child {
     pub fn events(&self) -> Result<hutch_cgroup::watch::EventWatcher, ControlError> {
         Ok(hutch_cgroup::watch::EventWatcher::new(self.need_cgroup()?)?)
     }
-
 }
 
 impl Drop for Child {

@@ -7,6 +7,8 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let status = hutch::Container::new()
 //!     .hostname("tupperware")
+//!     .limit_cpu(0.5)
+//!     .limit_memory(64 << 20)
 //!     .command("/bin/sh").arg("-c").arg("echo hi from $(hostname)")
 //!     .status()?;
 //! assert!(status.success());
@@ -35,6 +37,26 @@
 //! let status = child.wait()?;                      // a std::process::ExitStatus
 //! # Ok(()) }
 //! ```
+//!
+//! # Cgroups
+//!
+//! Each container gets a cgroup of its own, made before the clone and entered atomically with
+//! `CLONE_INTO_CGROUP`, so the program never runs outside its limits. By default it is made in
+//! a `hutch` cgroup beside the caller's own ([`Container::cgroup_parent`] changes that) and
+//! removed when the [`Child`] is dropped ([`Container::keep_cgroup`] keeps it). Limits:
+//! [`limit_cpu`](Container::limit_cpu), [`limit_memory`](Container::limit_memory),
+//! [`memory_swap`](Container::memory_swap), [`oom_kill_group`](Container::oom_kill_group),
+//! [`limit_pids`](Container::limit_pids), [`cpuset`](Container::cpuset),
+//! [`limit_io`](Container::limit_io), [`devices`](Container::devices) (an eBPF device filter),
+//! and any typed knob through [`cgroup_setting`](Container::cgroup_setting). A running
+//! container can be watched and controlled: [`Child::stats`], [`Child::freeze`],
+//! [`Child::thaw`], [`Child::kill_all`], [`Child::events`] (OOM kills, becoming empty).
+//!
+//! A limit the host cannot apply fails `spawn()` with an error naming the controller and why
+//! (e.g. on a v1/v2 hybrid host, "controller `memory` is not available ... bound to the v1
+//! hierarchy mounted at /sys/fs/cgroup/memory"); it is never silently dropped. Without any
+//! cgroup setting, a host where cgroups cannot be made (no cgroup2, not delegated) still runs
+//! containers, without a cgroup ([`Child::cgroup`] is then `None`).
 //!
 //! # Requirements
 //!

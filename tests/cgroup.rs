@@ -96,7 +96,9 @@ fn keep_cgroup_keeps_it() {
     let parent = Parent::new();
     let name = unique("kept");
     let mut c = Container::new();
-    c.cgroup_parent(&parent.0).cgroup_name(&name).keep_cgroup(true);
+    c.cgroup_parent(&parent.0)
+        .cgroup_name(&name)
+        .keep_cgroup(true);
     let out = c.command("true").output().unwrap();
     assert!(out.status.success());
     assert!(parent.0.join(&name).is_dir());
@@ -117,7 +119,10 @@ fn freeze_stops_and_thaw_resumes() {
     c.cgroup_parent(&parent.0);
     let mut child = c
         .command("/bin/sh")
-        .args(["-c", "i=0; while :; do i=$((i+1)); echo $i; sleep 0.01; done"])
+        .args([
+            "-c",
+            "i=0; while :; do i=$((i+1)); echo $i; sleep 0.01; done",
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -184,7 +189,12 @@ fn stats_count_cpu_time() {
     assert!(s.cpu.usage >= s.cpu.user);
     // On a hybrid host the memory controller is not in cgroup2: no numbers, no error.
     let h = hierarchy();
-    let has_memory = h.open_root().unwrap().controllers().unwrap().contains(&Controller::Memory);
+    let has_memory = h
+        .open_root()
+        .unwrap()
+        .controllers()
+        .unwrap()
+        .contains(&Controller::Memory);
     assert_eq!(s.memory.is_some(), has_memory);
 }
 
@@ -220,7 +230,10 @@ fn device_policy_denies_and_allows() {
         ])
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), "null-ok\nzero-denied\n");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "null-ok\nzero-denied\n"
+    );
 }
 
 #[test]
@@ -235,7 +248,12 @@ fn a_limit_the_host_cannot_apply_fails_clearly_and_leaves_nothing() {
         return;
     }
     let parent = Parent::new();
-    let before: Vec<_> = fs::read_dir(&parent.0).unwrap().filter_map(|e| e.ok()).filter(|e| e.path().is_dir()).map(|e| e.file_name()).collect();
+    let before: Vec<_> = fs::read_dir(&parent.0)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name())
+        .collect();
     let mut c = Container::new();
     c.cgroup_parent(&parent.0).limit_memory(64 << 20);
     let leaks = Leaks::snapshot();
@@ -244,10 +262,21 @@ fn a_limit_the_host_cannot_apply_fails_clearly_and_leaves_nothing() {
     assert!(matches!(err, SpawnError::Cgroup(_)), "{err:?}");
     let msg = hutch::error_chain(&err);
     assert!(msg.contains("memory") && msg.contains("hugetlb"), "{msg}");
-    if fs::read_to_string("/proc/self/mountinfo").unwrap().contains(" - cgroup cgroup rw,memory") {
-        assert!(msg.contains("v1"), "the message should explain the hybrid host: {msg}");
+    if fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .contains(" - cgroup cgroup rw,memory")
+    {
+        assert!(
+            msg.contains("v1"),
+            "the message should explain the hybrid host: {msg}"
+        );
     }
-    let after: Vec<_> = fs::read_dir(&parent.0).unwrap().filter_map(|e| e.ok()).filter(|e| e.path().is_dir()).map(|e| e.file_name()).collect();
+    let after: Vec<_> = fs::read_dir(&parent.0)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name())
+        .collect();
     assert_eq!(before, after, "a cgroup was left behind");
 }
 

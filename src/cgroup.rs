@@ -176,7 +176,7 @@ pub(crate) fn prepare(cfg: &CgroupConfig) -> Result<Option<ContainerCgroup>, Spa
 
 fn unusable_hierarchy(e: &CgroupError) -> bool {
     use std::error::Error;
-    if matches!(e, CgroupError::NoCgroup2Mount { .. }) {
+    if matches!(e, CgroupError::NoCgroup2Mount) {
         return true;
     }
     let mut cur: Option<&(dyn Error + 'static)> = e.source();

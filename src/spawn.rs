@@ -214,15 +214,15 @@ fn child_error(
     mounts: Option<&PreparedMounts>,
     cmd: &Command,
 ) -> SpawnError {
-    if rec.tag == sys::TAG_MOUNT_ERROR {
-        if let (Some(m), Some(step)) = (mounts, MountStep::from_u8(rec.step as u8)) {
-            let f = MountFailure {
-                step,
-                index: rec.index,
-                errno: rec.errno,
-            };
-            return SpawnError::Mount(m.describe(f));
-        }
+    if rec.tag == sys::TAG_MOUNT_ERROR
+        && let (Some(m), Some(step)) = (mounts, MountStep::from_u8(rec.step as u8))
+    {
+        let f = MountFailure {
+            step,
+            index: rec.index,
+            errno: rec.errno,
+        };
+        return SpawnError::Mount(m.describe(f));
     }
     let step = Step::from_code(rec.step);
     let on: Option<PathBuf> = match step {
@@ -319,7 +319,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         None
     };
     let time = if ns.contains(Namespaces::TIME) {
-        Some(c.time_offsets.clone().unwrap_or_default())
+        Some(c.time_offsets.unwrap_or_default())
     } else {
         None
     };
@@ -369,9 +369,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
                 .as_ref()
                 .map_err(|e| target(io::Error::from(e.kind())))?;
             // A pidfd becomes readable when its process ends: joining it then is pointless.
-            if sys::poll_any(&[pidfd.as_fd()], Some(std::time::Duration::ZERO))
-                .map_err(|e| target(e))?
-            {
+            if sys::poll_any(&[pidfd.as_fd()], Some(std::time::Duration::ZERO)).map_err(&target)? {
                 return Err(target(io::Error::from_raw_os_error(libc::ESRCH)));
             }
             Some(Join {

@@ -476,10 +476,10 @@ impl Cgroup {
 
     /// Explains why `c` is not in this cgroup's `cgroup.controllers`.
     fn why_unavailable(&self, c: Controller) -> Unavailable {
-        if let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") {
-            if let Some(mount_point) = crate::hierarchy::v1_mount_of(&text, c) {
-                return Unavailable::BoundToV1 { mount_point };
-            }
+        if let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo")
+            && let Some(mount_point) = crate::hierarchy::v1_mount_of(&text, c)
+        {
+            return Unavailable::BoundToV1 { mount_point };
         }
         // Walk up through `..` while we are still inside the cgroup2 file system (a
         // directory with cgroup.controllers) looking for an ancestor that has it.

@@ -72,7 +72,7 @@ impl CpuMax {
                 return Err(err("quota must be whole microseconds"));
             }
         }
-        if self.period.subsec_nanos() % 1000 != 0 {
+        if !self.period.subsec_nanos().is_multiple_of(1000) {
             return Err(err("period must be whole microseconds"));
         }
         Ok(())

@@ -38,9 +38,9 @@ impl fmt::Display for HugePageSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The kernel's mem_fmt: the largest unit that divides the size evenly.
         let b = self.0;
-        if b >= 1 << 30 && b % (1 << 30) == 0 {
+        if b >= 1 << 30 && b.is_multiple_of(1 << 30) {
             write!(f, "{}GB", b >> 30)
-        } else if b >= 1 << 20 && b % (1 << 20) == 0 {
+        } else if b >= 1 << 20 && b.is_multiple_of(1 << 20) {
             write!(f, "{}MB", b >> 20)
         } else {
             write!(f, "{}KB", b >> 10)

@@ -879,7 +879,7 @@ impl PressureTrigger {
                 }
             })
             .map_err(|source| {
-                let odd_window = threshold.window.as_micros() % 2_000_000 != 0;
+                let odd_window = !threshold.window.as_micros().is_multiple_of(2_000_000);
                 if odd_window && source.raw_os_error() == Some(libc::EINVAL) {
                     PressureError::UnprivilegedWindow {
                         path: path.clone(),

@@ -289,10 +289,11 @@ pub enum CgroupError {
         what: &'static str,
         /// The pid or tid.
         pid: i32,
-        /// The OS error (`EOPNOTSUPP`: the destination has controllers enabled for its
-        /// children — the "no internal processes" rule; `EBUSY`: domain invalid;
-        /// `ESRCH`: no such process; `EACCES`/`EPERM`: delegation does not cover the common
-        /// ancestor of source and destination).
+        /// The OS error (`EBUSY`: the destination has controllers enabled for its
+        /// children — the "no internal processes" rule — or is `domain invalid`;
+        /// `EOPNOTSUPP`: a thread move outside a threaded subtree; `ESRCH`: no such
+        /// process; `EACCES`/`EPERM`: delegation does not cover the common ancestor of
+        /// source and destination).
         #[source]
         source: io::Error,
     },

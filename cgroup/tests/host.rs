@@ -55,7 +55,10 @@ fn bad_names_are_refused_and_create_nothing() {
     let t = TestCgroup::new("names");
     for bad in ["", ".", "..", "a/b", "x\0y"] {
         let err = t.create_child(bad).unwrap_err();
-        assert!(matches!(err, CgroupError::InvalidName { .. }), "{bad:?}: {err:?}");
+        assert!(
+            matches!(err, CgroupError::InvalidName { .. }),
+            "{bad:?}: {err:?}"
+        );
         assert!(err.to_string().contains("invalid cgroup name"), "{err}");
     }
     let err = hierarchy().create("../escape").unwrap_err();
@@ -87,7 +90,10 @@ fn processes_move_in_and_remove_kills_them() {
     assert_eq!(procs, want);
     assert_eq!(hierarchy().cgroup_of(a.pid()).unwrap().path(), leaf.path());
     assert!(leaf.events().unwrap().populated);
-    assert!(t.events().unwrap().populated, "populated counts descendants");
+    assert!(
+        t.events().unwrap().populated,
+        "populated counts descendants"
+    );
     drop(leaf);
     let start = Instant::now();
     t.finish();
@@ -105,7 +111,9 @@ fn moving_a_missing_process_names_pid_and_errno() {
     p.child.wait().unwrap();
     let err = t.add_process(pid).unwrap_err();
     match &err {
-        CgroupError::Move { pid: got, source, .. } => {
+        CgroupError::Move {
+            pid: got, source, ..
+        } => {
             assert_eq!(*got, pid.as_raw());
             assert_eq!(source.raw_os_error(), Some(libc::ESRCH));
         }
@@ -121,7 +129,8 @@ fn kill_signals_every_process_and_wait_unpopulated_returns() {
     let sub = t.create_child("sub").unwrap();
     let mut procs: Vec<Proc> = (0..3).map(|_| Proc::sleep()).collect();
     for (i, p) in procs.iter().enumerate() {
-        if i == 0 { &*t } else { &sub }.add_process(p.pid()).unwrap();
+        let target: &hutch_cgroup::Cgroup = if i == 0 { &t } else { &sub };
+        target.add_process(p.pid()).unwrap();
     }
     t.kill().unwrap();
     t.wait_unpopulated(Duration::from_secs(5)).unwrap();
@@ -141,9 +150,24 @@ fn wait_times_out_with_a_clear_error() {
         .wait_events(|e| e.populated, "populated 1", Duration::from_millis(300))
         .unwrap_err();
     let took = start.elapsed();
-    assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(3), "{took:?}");
-    assert!(matches!(err, CgroupError::Timeout { waiting_for: "populated 1", .. }), "{err:?}");
-    assert!(err.to_string().contains("did not reach `populated 1`"), "{err}");
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    assert!(
+        matches!(
+            err,
+            CgroupError::Timeout {
+                waiting_for: "populated 1",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("did not reach `populated 1`"),
+        "{err}"
+    );
     t.finish();
 }
 
@@ -158,17 +182,23 @@ fn freeze_stops_a_busy_process_and_thaw_resumes_it() {
     t.add_process(p.pid()).unwrap();
     // It runs: cpu.stat usage grows.
     let u0 = usage(&t);
-    assert!(common::eventually(Duration::from_secs(10), || usage(&t) > u0 + Duration::from_millis(20)));
+    assert!(common::eventually(Duration::from_secs(10), || usage(&t)
+        > u0 + Duration::from_millis(20)));
     t.freeze(Duration::from_secs(10)).unwrap();
     let ev = t.events().unwrap();
     assert!(ev.frozen && ev.populated, "{ev:?}");
     let f0 = usage(&t);
     std::thread::sleep(Duration::from_millis(400));
     let f1 = usage(&t);
-    assert!(f1 - f0 < Duration::from_millis(5), "frozen cgroup used {:?}", f1 - f0);
+    assert!(
+        f1 - f0 < Duration::from_millis(5),
+        "frozen cgroup used {:?}",
+        f1 - f0
+    );
     t.thaw(Duration::from_secs(10)).unwrap();
     assert!(!t.events().unwrap().frozen);
-    assert!(common::eventually(Duration::from_secs(10), || usage(&t) > f1 + Duration::from_millis(20)));
+    assert!(common::eventually(Duration::from_secs(10), || usage(&t)
+        > f1 + Duration::from_millis(20)));
     // Removing a frozen cgroup works too: kill wakes frozen tasks.
     t.freeze(Duration::from_secs(10)).unwrap();
     t.finish();
@@ -180,10 +210,18 @@ fn cpu_stat_pressure_and_stats_snapshot() {
     let t = TestCgroup::new("stats");
     let p = Proc::busy();
     t.add_process(p.pid()).unwrap();
-    assert!(common::eventually(Duration::from_secs(10), || usage(&t) > Duration::from_millis(30)));
+    assert!(common::eventually(Duration::from_secs(10), || usage(&t)
+        > Duration::from_millis(30)));
     let st = t.cpu().stat().unwrap();
-    assert!(st.user + st.system <= st.usage + Duration::from_millis(50), "{st:?}");
-    for r in [PressureResource::Cpu, PressureResource::Memory, PressureResource::Io] {
+    assert!(
+        st.user + st.system <= st.usage + Duration::from_millis(50),
+        "{st:?}"
+    );
+    for r in [
+        PressureResource::Cpu,
+        PressureResource::Memory,
+        PressureResource::Io,
+    ] {
         let pr = t.pressure(r).unwrap();
         assert!(pr.some.avg10 >= 0.0 && pr.some.avg10 <= 100.0, "{pr:?}");
     }
@@ -212,7 +250,9 @@ fn max_depth_and_descendants_limit_creation() {
     );
     t.set_max_depth(Max::Value(1)).unwrap();
     let err = a.create_child("deeper").unwrap_err();
-    assert!(matches!(&err, CgroupError::Create { source, .. } if source.raw_os_error() == Some(libc::EAGAIN)));
+    assert!(
+        matches!(&err, CgroupError::Create { source, .. } if source.raw_os_error() == Some(libc::EAGAIN))
+    );
     t.set_max_depth(Max::Max).unwrap();
     drop(a);
     t.finish();
@@ -268,11 +308,19 @@ fn missing_controller_is_explained() {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let v1_memory = mountinfo
         .lines()
-        .filter_map(|l| l.split_once(" - ").map(|(a, b)| (a, b)))
-        .find(|(_, b)| b.starts_with("cgroup ") && b.split(' ').nth(2).is_some_and(|o| o.split(',').any(|x| x == "memory")))
+        .filter_map(|l| l.split_once(" - "))
+        .find(|(_, b)| {
+            b.starts_with("cgroup ")
+                && b.split(' ')
+                    .nth(2)
+                    .is_some_and(|o| o.split(',').any(|x| x == "memory"))
+        })
         .map(|(a, _)| a.split(' ').nth(4).unwrap().to_owned());
     if std::env::var_os("HUTCH_EXPECT_HYBRID").is_some_and(|v| v == "1") {
-        assert!(v1_memory.is_some(), "HUTCH_EXPECT_HYBRID=1 but memory is not a v1 controller here");
+        assert!(
+            v1_memory.is_some(),
+            "HUTCH_EXPECT_HYBRID=1 but memory is not a v1 controller here"
+        );
     }
     let mut r = Resources::default();
     r.memory_max = Some(Max::Value(hutch_cgroup::Bytes::mib(64)));
@@ -292,14 +340,22 @@ fn missing_controller_is_explained() {
                 e => panic!("{e:?}"),
             }
             let msg = err.to_string();
-            assert!(msg.contains("controller `memory` is not available in"), "{msg}");
+            assert!(
+                msg.contains("controller `memory` is not available in"),
+                "{msg}"
+            );
             assert!(msg.contains("bound to the v1 hierarchy"), "{msg}");
             println!("explained: {msg}");
             // Writing the limit anyway fails naming the file and the value.
             let child = t.create_child("c").unwrap();
             let err = r.apply(&child).unwrap_err();
             match &err {
-                CgroupError::Write { file, value, source, .. } => {
+                CgroupError::Write {
+                    file,
+                    value,
+                    source,
+                    ..
+                } => {
                     assert_eq!(file, "memory.max");
                     assert_eq!(value, "67108864");
                     assert_eq!(source.raw_os_error(), Some(libc::ENOENT));
@@ -310,7 +366,10 @@ fn missing_controller_is_explained() {
         }
         (None, Ok(())) => println!("unified host: memory is available, nothing to explain"),
         (None, Err(CgroupError::ControllerUnavailable { reason, .. })) => {
-            assert!(!matches!(reason, hutch_cgroup::Unavailable::BoundToV1 { .. }));
+            assert!(!matches!(
+                reason,
+                hutch_cgroup::Unavailable::BoundToV1 { .. }
+            ));
         }
         (v1, r) => panic!("memory v1 mount {v1:?}, ensure_controllers gave {r:?}"),
     }
@@ -322,7 +381,12 @@ fn delegate_chowns_the_delegatable_files() {
     use std::os::unix::fs::MetadataExt;
     let t = TestCgroup::new("deleg");
     t.delegate(65534, 65534).unwrap();
-    for f in [".", "cgroup.procs", "cgroup.threads", "cgroup.subtree_control"] {
+    for f in [
+        ".",
+        "cgroup.procs",
+        "cgroup.threads",
+        "cgroup.subtree_control",
+    ] {
         let m = std::fs::metadata(t.path().join(f)).unwrap();
         assert_eq!((m.uid(), m.gid()), (65534, 65534), "{f}");
     }

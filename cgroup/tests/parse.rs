@@ -20,8 +20,12 @@ use hutch_cgroup::{Bytes, Controller, DevNum, Hierarchy, Max, Setting};
 use proptest::prelude::*;
 
 fn data(name: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name))
-        .unwrap()
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(name),
+    )
+    .unwrap()
 }
 
 // ----- captured text ------------------------------------------------------------------
@@ -32,22 +36,40 @@ fn mountinfo_of_a_hybrid_host() {
     let h = Hierarchy::discover_from(&mi).unwrap();
     assert_eq!(h.root(), Path::new("/sys/fs/cgroup/unified"));
     use hutch_cgroup::hierarchy::v1_mount_of;
-    assert_eq!(v1_mount_of(&mi, Controller::Memory).unwrap(), Path::new("/sys/fs/cgroup/memory"));
-    assert_eq!(v1_mount_of(&mi, Controller::Io).unwrap(), Path::new("/sys/fs/cgroup/blkio"));
+    assert_eq!(
+        v1_mount_of(&mi, Controller::Memory).unwrap(),
+        Path::new("/sys/fs/cgroup/memory")
+    );
+    assert_eq!(
+        v1_mount_of(&mi, Controller::Io).unwrap(),
+        Path::new("/sys/fs/cgroup/blkio")
+    );
     assert_eq!(v1_mount_of(&mi, Controller::Hugetlb), None);
     let vm = data("vm-6.1-mountinfo-cgroup-line");
-    assert_eq!(Hierarchy::discover_from(&vm).unwrap().root(), Path::new("/sys/fs/cgroup"));
+    assert_eq!(
+        Hierarchy::discover_from(&vm).unwrap().root(),
+        Path::new("/sys/fs/cgroup")
+    );
     assert!(Hierarchy::discover_from("22 1 0:21 / /proc rw - proc proc rw\n").is_err());
     // Octal escapes in mount points.
     let esc = "50 1 0:40 / /mnt/my\\040cg rw - cgroup2 none rw\n";
-    assert_eq!(Hierarchy::discover_from(esc).unwrap().root(), Path::new("/mnt/my cg"));
+    assert_eq!(
+        Hierarchy::discover_from(esc).unwrap().root(),
+        Path::new("/mnt/my cg")
+    );
 }
 
 #[test]
 fn proc_cgroup() {
     use hutch_cgroup::hierarchy::parse_proc_cgroup;
-    assert_eq!(parse_proc_cgroup(&data("host-hybrid-proc-cgroup")).unwrap(), Path::new("/"));
-    assert_eq!(parse_proc_cgroup("0::/a/b (deleted)\n").unwrap(), Path::new("/a/b"));
+    assert_eq!(
+        parse_proc_cgroup(&data("host-hybrid-proc-cgroup")).unwrap(),
+        Path::new("/")
+    );
+    assert_eq!(
+        parse_proc_cgroup("0::/a/b (deleted)\n").unwrap(),
+        Path::new("/a/b")
+    );
     let e = parse_proc_cgroup("4:memory:/x\n").unwrap_err();
     assert!(e.to_string().contains("no `0::` line"), "{e}");
 }
@@ -88,7 +110,9 @@ fn cpu_stat_6_1_and_6_18() {
     assert_eq!(host.nr_periods, None);
     assert_eq!(host.other, [("nice_usec".to_owned(), 0)]);
     assert_eq!(host.to_string(), data("host-6.18-cpu.stat"));
-    let e = "user_usec 1\nsystem_usec 1\n".parse::<CpuStat>().unwrap_err();
+    let e = "user_usec 1\nsystem_usec 1\n"
+        .parse::<CpuStat>()
+        .unwrap_err();
     assert!(e.to_string().contains("usage_usec"), "{e}");
 }
 
@@ -103,7 +127,9 @@ fn pressure_files() {
     let v: Pressure = data("vm-6.1-cpu.pressure").parse().unwrap();
     assert_eq!(v.to_string(), data("vm-6.1-cpu.pressure"));
     // Before 5.13 cpu.pressure had no `full` line.
-    let old: Pressure = "some avg10=1.00 avg60=0.50 avg300=0.10 total=42\n".parse().unwrap();
+    let old: Pressure = "some avg10=1.00 avg60=0.50 avg300=0.10 total=42\n"
+        .parse()
+        .unwrap();
     assert_eq!(old.full, None);
     for bad in [
         "",
@@ -122,10 +148,14 @@ fn events_files() {
     let e: MemoryEvents = data("vm-6.1-memory.events").parse().unwrap();
     assert_eq!(e, MemoryEvents::default());
     assert_eq!(e.to_string(), data("vm-6.1-memory.events"));
-    let e: MemoryEvents = "low 1\nhigh 2\nmax 3\noom 4\noom_kill 5\noom_group_kill 6\nsock_throttled 7\n"
-        .parse()
-        .unwrap();
-    assert_eq!((e.low, e.high, e.max, e.oom, e.oom_kill, e.oom_group_kill), (1, 2, 3, 4, 5, 6));
+    let e: MemoryEvents =
+        "low 1\nhigh 2\nmax 3\noom 4\noom_kill 5\noom_group_kill 6\nsock_throttled 7\n"
+            .parse()
+            .unwrap();
+    assert_eq!(
+        (e.low, e.high, e.max, e.oom, e.oom_kill, e.oom_group_kill),
+        (1, 2, 3, 4, 5, 6)
+    );
     assert_eq!(e.other, [("sock_throttled".to_owned(), 7)]);
     let s: SwapEvents = data("vm-6.1-memory.swap.events").parse().unwrap();
     assert_eq!(s.to_string(), data("vm-6.1-memory.swap.events"));
@@ -158,13 +188,22 @@ fn io_files_6_1() {
     let m: IoMax = data("vm-6.1-io.max").trim().parse().unwrap();
     assert_eq!(
         m,
-        IoMax { device: DevNum::new(7, 0), rbps: Some(2097152), wbps: None, riops: None, wiops: Some(120) }
+        IoMax {
+            device: DevNum::new(7, 0),
+            rbps: Some(2097152),
+            wbps: None,
+            riops: None,
+            wiops: Some(120)
+        }
     );
     assert_eq!(m.to_string(), data("vm-6.1-io.max").trim());
     let st: IoStat = data("vm-6.1-io.stat").parse().unwrap();
     assert_eq!(st.devices.len(), 9);
     let loop0 = st.device(DevNum::new(7, 0)).unwrap();
-    assert_eq!((loop0.rbytes, loop0.wbytes, loop0.rios, loop0.wios), (20480, 40960, 5, 10));
+    assert_eq!(
+        (loop0.rbytes, loop0.wbytes, loop0.rios, loop0.wios),
+        (20480, 40960, 5, 10)
+    );
     // Idle devices are listed with no counters.
     assert_eq!(st.device(DevNum::new(7, 7)).unwrap().rbytes, 0);
     let qos: IoDeviceParams = data("vm-6.1-io.cost.qos").trim().parse().unwrap();
@@ -181,10 +220,14 @@ fn io_files_6_1() {
     assert_eq!((w.device, w.weight.get()), (None, 100));
     let w: IoWeight = "8:16 200".parse().unwrap();
     assert_eq!(w.to_string(), "8:16 200");
-    let extra: IoDeviceStat = "8:0 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=5 dios=6 cost.vrate=100.00"
-        .parse()
-        .unwrap();
-    assert_eq!(extra.other, [("cost.vrate".to_owned(), "100.00".to_owned())]);
+    let extra: IoDeviceStat =
+        "8:0 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=5 dios=6 cost.vrate=100.00"
+            .parse()
+            .unwrap();
+    assert_eq!(
+        extra.other,
+        [("cost.vrate".to_owned(), "100.00".to_owned())]
+    );
 }
 
 #[test]
@@ -206,18 +249,39 @@ fn cpu_max_values() {
     assert_eq!("max".parse::<CpuMax>().unwrap(), CpuMax::UNLIMITED);
     let m: CpuMax = "20000 100000".parse().unwrap();
     assert_eq!(m, CpuMax::cores(0.2));
-    for bad in ["-1 100000", "20000 -100000", "20000 100000 7", "", "1.5 100000", "max max"] {
+    for bad in [
+        "-1 100000",
+        "20000 -100000",
+        "20000 100000 7",
+        "",
+        "1.5 100000",
+        "max max",
+    ] {
         let e = bad.parse::<CpuMax>().unwrap_err();
         assert!(e.to_string().starts_with("invalid cpu.max"), "{bad:?}: {e}");
     }
     let e = "-1 100000".parse::<CpuMax>().unwrap_err();
     assert!(e.reason().contains("negative"), "{e}");
-    assert!(CpuMax { quota: Some(Duration::from_micros(500)), period: CpuMax::DEFAULT_PERIOD }
+    assert!(
+        CpuMax {
+            quota: Some(Duration::from_micros(500)),
+            period: CpuMax::DEFAULT_PERIOD
+        }
         .validate()
-        .is_err());
-    assert!(CpuMax { quota: None, period: Duration::from_secs(2) }.validate().is_err());
+        .is_err()
+    );
+    assert!(
+        CpuMax {
+            quota: None,
+            period: Duration::from_secs(2)
+        }
+        .validate()
+        .is_err()
+    );
     assert!(CpuMax::cores(2.0).validate().is_ok());
-    let e = Setting::CpuMax(CpuMax::cores(0.001)).validate().unwrap_err();
+    let e = Setting::CpuMax(CpuMax::cores(0.001))
+        .validate()
+        .unwrap_err();
     assert!(e.to_string().contains("at least 1000"), "{e}");
 }
 
@@ -238,7 +302,10 @@ fn weights_nice_uclamp() {
     for bad in ["100.01", "-1", "1.234", "abc", ".5", ""] {
         assert!(bad.parse::<Uclamp>().is_err(), "{bad:?}");
     }
-    assert_eq!("250".parse::<Micros>().unwrap(), Micros(Duration::from_micros(250)));
+    assert_eq!(
+        "250".parse::<Micros>().unwrap(),
+        Micros(Duration::from_micros(250))
+    );
 }
 
 #[test]
@@ -247,7 +314,10 @@ fn cpu_lists() {
     assert_eq!(l.to_string(), "0-3,7");
     assert_eq!(l.len(), 5);
     assert_eq!(l.iter().collect::<Vec<_>>(), [0, 1, 2, 3, 7]);
-    assert_eq!("3,1,2,2-2,8-9".parse::<CpuList>().unwrap().to_string(), "1-3,8-9");
+    assert_eq!(
+        "3,1,2,2-2,8-9".parse::<CpuList>().unwrap().to_string(),
+        "1-3,8-9"
+    );
     assert_eq!("".parse::<CpuList>().unwrap(), CpuList::new());
     assert_eq!("\n".parse::<CpuList>().unwrap().to_string(), "");
     assert_eq!("0-1\n".parse::<CpuList>().unwrap().to_string(), "0-1");
@@ -255,13 +325,28 @@ fn cpu_lists() {
         let e = bad.parse::<CpuList>().unwrap_err();
         assert!(e.to_string().starts_with("invalid cpu list"), "{e}");
     }
-    assert!("3-1".parse::<CpuList>().unwrap_err().reason().contains("starts after it ends"));
+    assert!(
+        "3-1"
+            .parse::<CpuList>()
+            .unwrap_err()
+            .reason()
+            .contains("starts after it ends")
+    );
 }
 
 #[test]
 fn device_numbers_and_io_lines() {
     assert_eq!("259:0".parse::<DevNum>().unwrap(), DevNum::new(259, 0));
-    for bad in ["8", "8:", ":1", "8:-1", "a:b", "8:1:2", "8 :1", "99999999999:0"] {
+    for bad in [
+        "8",
+        "8:",
+        ":1",
+        "8:-1",
+        "a:b",
+        "8:1:2",
+        "8 :1",
+        "99999999999:0",
+    ] {
         let e = bad.parse::<DevNum>().unwrap_err();
         assert!(e.to_string().contains("device number"), "{bad}: {e}");
     }
@@ -279,7 +364,10 @@ fn device_numbers_and_io_lines() {
     assert!(e.reason().contains("unknown key `rbsp`"), "{e}");
     // Partial lines (as written by people) leave the other limits at max.
     let m: IoMax = "8:16 wbps=1048576".parse().unwrap();
-    assert_eq!(m.to_string(), "8:16 rbps=max wbps=1048576 riops=max wiops=max");
+    assert_eq!(
+        m.to_string(),
+        "8:16 rbps=max wbps=1048576 riops=max wiops=max"
+    );
     assert!("8:16 target=x".parse::<IoLatency>().is_err());
     assert!("8:16 0".parse::<IoWeight>().is_err());
 }
@@ -291,13 +379,19 @@ fn controllers_by_name() {
     }
     let e = "blkio".parse::<Controller>().unwrap_err();
     assert_eq!(e.text(), "blkio");
-    assert!(e.to_string().contains("unknown cgroup v2 controller"), "{e}");
+    assert!(
+        e.to_string().contains("unknown cgroup v2 controller"),
+        "{e}"
+    );
 }
 
 #[test]
 fn max_bytes_counts_and_misc_lines() {
     assert_eq!("max".parse::<Max<Bytes>>().unwrap(), Max::Max);
-    assert_eq!("4096\n".parse::<Max<Bytes>>().unwrap(), Max::Value(Bytes::kib(4)));
+    assert_eq!(
+        "4096\n".parse::<Max<Bytes>>().unwrap(),
+        Max::Value(Bytes::kib(4))
+    );
     for bad in ["-1", "1k", "", "maxx", "18446744073709551616"] {
         assert!(bad.parse::<Max<Bytes>>().is_err(), "{bad:?}");
     }
@@ -318,7 +412,12 @@ fn max_bytes_counts_and_misc_lines() {
     assert!("drm/x -1".parse::<DmemLimit>().is_err());
     // Settings validate what they can.
     let s = Setting::HugetlbMax(h, Max::Value(Bytes(4096)));
-    assert!(s.validate().unwrap_err().to_string().contains("multiple of the page size 2MB"));
+    assert!(
+        s.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("multiple of the page size 2MB")
+    );
     assert_eq!(Setting::HugetlbMax(h, Max::Max).file(), "hugetlb.2MB.max");
 }
 
@@ -337,14 +436,18 @@ fn devnum() -> impl Strategy<Value = DevNum> {
 }
 
 fn pressure_line() -> impl Strategy<Value = PressureLine> {
-    (0u32..=10000, 0u32..=10000, 0u32..=10000, 0u64..u64::MAX / 1000).prop_map(|(a, b, c, t)| {
-        PressureLine {
+    (
+        0u32..=10000,
+        0u32..=10000,
+        0u32..=10000,
+        0u64..u64::MAX / 1000,
+    )
+        .prop_map(|(a, b, c, t)| PressureLine {
             avg10: f64::from(a) / 100.0,
             avg60: f64::from(b) / 100.0,
             avg300: f64::from(c) / 100.0,
             total: Duration::from_micros(t),
-        }
-    })
+        })
 }
 
 proptest! {

@@ -59,10 +59,10 @@ impl std::ops::Deref for TestCgroup {
 
 impl Drop for TestCgroup {
     fn drop(&mut self) {
-        if let Some(cg) = self.cg.take() {
-            if let Err(e) = cg.remove() {
-                eprintln!("cleanup of {} failed: {e}", self.path.display());
-            }
+        if let Some(cg) = self.cg.take()
+            && let Err(e) = cg.remove()
+        {
+            eprintln!("cleanup of {} failed: {e}", self.path.display());
         }
     }
 }
@@ -119,10 +119,16 @@ pub struct Helper {
 impl Helper {
     pub fn spawn(role: &str, configure: impl FnOnce(&mut Command)) -> Helper {
         let mut cmd = Command::new(std::env::current_exe().unwrap());
-        cmd.args(["--exact", "helper_process", "--ignored", "--nocapture", "--test-threads=1"])
-            .env("HUTCH_HELPER", role)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped());
+        cmd.args([
+            "--exact",
+            "helper_process",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("HUTCH_HELPER", role)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
         configure(&mut cmd);
         let mut proc = Proc::spawn(&mut cmd);
         let stdin = proc.child.stdin.take();

@@ -715,6 +715,13 @@ impl Cgroup {
     /// # Errors
     ///
     /// As [`remove`](Self::remove).
+    ///
+    /// # Caveats
+    ///
+    /// Before Linux 5.14 there is no `cgroup.kill`; then each pid listed in `cgroup.procs`
+    /// (here and below) gets `SIGKILL`. A process that forks meanwhile, or a pid recycled
+    /// between the read and the signal, is the classic race of that method; the bounded
+    /// wait then reports [`CgroupError::Timeout`] rather than looping forever.
     pub fn remove_timeout(self, timeout: Duration) -> Result<(), CgroupError> {
         let deadline = Instant::now() + timeout;
         match self.kill() {

@@ -120,17 +120,18 @@ impl Hugetlb<'_> {
     ///
     /// [`CgroupError::Read`] if the directory cannot be listed.
     pub fn sizes(&self) -> Result<Vec<HugePageSize>, CgroupError> {
-        let dir = std::fs::read_dir(self.cg.path()).map_err(|source| CgroupError::Read {
-            path: self.cg.path().to_owned(),
-            file: ".".into(),
-            source,
-        })?;
-        let mut out: Vec<HugePageSize> = dir
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let n = e.file_name();
-                let n = n.to_str()?;
-                n.strip_prefix("hugetlb.")?
+        use std::os::fd::AsFd;
+        let names =
+            crate::sys::list(self.cg.as_fd(), false).map_err(|source| CgroupError::Read {
+                path: self.cg.path().to_owned(),
+                file: ".".into(),
+                source,
+            })?;
+        let mut out: Vec<HugePageSize> = names
+            .iter()
+            .filter_map(|n| {
+                n.to_str()?
+                    .strip_prefix("hugetlb.")?
                     .strip_suffix(".max")
                     .filter(|s| !s.contains('.'))?
                     .parse()

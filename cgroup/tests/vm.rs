@@ -443,6 +443,33 @@ fn no_internal_processes_is_explained_and_solved_by_a_leaf() {
 }
 
 #[test]
+fn a_controller_not_passed_down_names_the_ancestor() {
+    let p = TestCgroup::new("notpassed");
+    let c = p.create_child("c").unwrap();
+    let err = c.ensure_controllers(&[Controller::Memory]).unwrap_err();
+    match &err {
+        CgroupError::ControllerUnavailable {
+            controller: Controller::Memory,
+            reason: hutch_cgroup::Unavailable::NotEnabledAbove { ancestor },
+            ..
+        } => assert_eq!(ancestor, p.path()),
+        e => panic!("{e:?}"),
+    }
+    assert!(
+        err.to_string()
+            .contains("not enabled in the cgroup.subtree_control"),
+        "{err}"
+    );
+    p.ensure_controllers(&[Controller::Memory]).unwrap();
+    c.ensure_controllers(&[Controller::Memory]).unwrap();
+    assert_eq!(c.subtree_control().unwrap(), [Controller::Memory]);
+    c.disable_controllers(&[Controller::Memory]).unwrap();
+    assert!(c.subtree_control().unwrap().is_empty());
+    drop(c);
+    p.finish();
+}
+
+#[test]
 fn resources_apply_and_read_back() {
     let p = TestCgroup::new("resources");
     let mut r = Resources::default();

@@ -109,6 +109,12 @@ pub(crate) fn chown_at(dir: BorrowedFd<'_>, name: &OsStr, uid: u32, gid: u32) ->
 
 /// The names of the subdirectories of `dir` (without `.` and `..`), in directory order.
 pub(crate) fn subdirs(dir: BorrowedFd<'_>) -> io::Result<Vec<OsString>> {
+    list(dir, true)
+}
+
+/// The names of the entries of `dir` (without `.` and `..`; only directories if
+/// `only_dirs`), in directory order.
+pub(crate) fn list(dir: BorrowedFd<'_>, only_dirs: bool) -> io::Result<Vec<OsString>> {
     // fdopendir takes ownership of the fd it is given, so give it a fresh one.
     let own = open_dir_at(dir, OsStr::new("."))?;
     let raw = std::os::fd::IntoRawFd::into_raw_fd(own);
@@ -149,7 +155,7 @@ pub(crate) fn subdirs(dir: BorrowedFd<'_>) -> io::Result<Vec<OsString>> {
         if name == b"." || name == b".." {
             continue;
         }
-        if kind == libc::DT_DIR {
+        if !only_dirs || kind == libc::DT_DIR {
             names.push(OsString::from_vec(name));
         }
     };

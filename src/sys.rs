@@ -353,7 +353,9 @@ pub(crate) unsafe fn child_main(p: &Prepared) -> ! {
 unsafe fn join_container(p: &Prepared, join: &Join) {
     // SAFETY: raw system calls on descriptors the parent prepared.
     unsafe {
-        if libc::setns(join.pidfd, join.nstypes) == -1 {
+        // A container made without namespaces has none to join (setns with 0 would mean
+        // "all", and fail on our own user namespace).
+        if join.nstypes != 0 && libc::setns(join.pidfd, join.nstypes) == -1 {
             fail(p, step::JOIN, 0);
         }
         // setns(CLONE_NEWPID) only changes the namespace of our future children. The second

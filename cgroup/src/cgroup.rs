@@ -232,6 +232,20 @@ impl Cgroup {
     /// # Errors
     ///
     /// [`CgroupError::InvalidName`], or [`CgroupError::Create`] (`EEXIST` if it exists).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let parent = hutch_cgroup::Hierarchy::discover()?.create("svc")?;
+    /// let job = parent.create_child("job-1")?;
+    /// assert_eq!(job.path(), parent.path().join("job-1"));
+    /// # Ok::<(), hutch_cgroup::CgroupError>(())
+    /// ```
+    ///
+    /// # References
+    ///
+    /// - <https://docs.kernel.org/admin-guide/cgroup-v2.html>
+    /// - [cgroups(7)](https://man7.org/linux/man-pages/man7/cgroups.7.html)
     #[doc(alias = "mkdirat")]
     pub fn create_child(&self, name: impl AsRef<OsStr>) -> Result<Cgroup, CgroupError> {
         let name = name.as_ref();
@@ -330,6 +344,20 @@ impl Cgroup {
     /// # Errors
     ///
     /// [`CgroupError::Move`] with the errno (see its docs for the usual ones).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let cg = hutch_cgroup::Hierarchy::discover()?.create("svc/job")?;
+    /// let child = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+    /// cg.add_process(hutch_cgroup::Pid::from(&child))?;
+    /// # Ok::<(), hutch_cgroup::CgroupError>(())
+    /// ```
+    ///
+    /// # References
+    ///
+    /// - <https://docs.kernel.org/admin-guide/cgroup-v2.html>
+    /// - [cgroups(7)](https://man7.org/linux/man-pages/man7/cgroups.7.html)
     pub fn add_process(&self, pid: Pid) -> Result<(), CgroupError> {
         self.move_into("cgroup.procs", "process", pid)
     }
@@ -455,6 +483,25 @@ impl Cgroup {
     /// the reason (bound to a v1 hierarchy on a hybrid host, not enabled by an ancestor,
     /// not in the kernel); [`CgroupError::InternalProcesses`] for the "no internal
     /// processes" rule; other read/write errors.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use hutch_cgroup::{Controller, Hierarchy};
+    /// let parent = Hierarchy::discover()?.create("svc")?;
+    /// match parent.ensure_controllers(&[Controller::Memory, Controller::Pids]) {
+    ///     Ok(()) => {}
+    ///     // e.g. "controller `memory` is not available in /sys/fs/cgroup/unified
+    ///     // (cgroup.controllers: hugetlb): on a v1/v2 hybrid host the controller is bound …"
+    ///     Err(e) => eprintln!("{e}"),
+    /// }
+    /// # Ok::<(), hutch_cgroup::CgroupError>(())
+    /// ```
+    ///
+    /// # References
+    ///
+    /// - <https://docs.kernel.org/admin-guide/cgroup-v2.html>
+    /// - [cgroups(7)](https://man7.org/linux/man-pages/man7/cgroups.7.html)
     pub fn ensure_controllers(&self, controllers: &[Controller]) -> Result<(), CgroupError> {
         let available = self.controllers()?;
         if let Some(&missing) = controllers.iter().find(|c| !available.contains(c)) {
@@ -609,6 +656,21 @@ impl Cgroup {
     /// # Errors
     ///
     /// [`CgroupError::Write`], or [`CgroupError::Timeout`] after `timeout`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// let cg = hutch_cgroup::Hierarchy::discover()?.open("svc/job")?;
+    /// cg.freeze(Duration::from_secs(5))?;   // returns once `frozen 1`
+    /// cg.thaw(Duration::from_secs(5))?;
+    /// # Ok::<(), hutch_cgroup::CgroupError>(())
+    /// ```
+    ///
+    /// # References
+    ///
+    /// - <https://docs.kernel.org/admin-guide/cgroup-v2.html>
+    /// - [cgroups(7)](https://man7.org/linux/man-pages/man7/cgroups.7.html)
     #[doc(alias = "cgroup.freeze")]
     pub fn freeze(&self, timeout: Duration) -> Result<(), CgroupError> {
         self.write_file("cgroup.freeze", "1")?;
@@ -705,6 +767,21 @@ impl Cgroup {
     ///
     /// [`CgroupError::Timeout`] if processes do not go away, [`CgroupError::Remove`] if
     /// a directory cannot be removed.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let cg = hutch_cgroup::Hierarchy::discover()?.create("svc/job")?;
+    /// let path = cg.path().to_owned();
+    /// cg.remove()?;
+    /// assert!(!path.exists());
+    /// # Ok::<(), hutch_cgroup::CgroupError>(())
+    /// ```
+    ///
+    /// # References
+    ///
+    /// - <https://docs.kernel.org/admin-guide/cgroup-v2.html>
+    /// - [cgroups(7)](https://man7.org/linux/man-pages/man7/cgroups.7.html)
     #[doc(alias = "rmdir")]
     pub fn remove(self) -> Result<(), CgroupError> {
         self.remove_timeout(DEFAULT_REMOVE_TIMEOUT)

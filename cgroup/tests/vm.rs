@@ -314,6 +314,25 @@ fn io_max_slows_writes_to_a_loop_device() {
             .iter()
             .any(|w| w.device.is_none() && w.weight.get() == 300)
     );
+    // The cost model lives on the root: enable it for the loop device, read it back, and
+    // switch it off again.
+    let root = common::hierarchy().open_root().unwrap();
+    let line = |s: &str| s.parse::<hutch_cgroup::io::IoDeviceParams>().unwrap();
+    root.io()
+        .set_cost_qos(&line(&format!("{} enable=1", lo.num)))
+        .unwrap();
+    let qos = root.io().cost_qos().unwrap();
+    let mine = qos.iter().find(|l| l.device == lo.num).unwrap();
+    assert_eq!(mine.get("enable"), Some("1"), "{mine}");
+    let model = root.io().cost_model().unwrap();
+    assert!(
+        model
+            .iter()
+            .any(|l| l.device == lo.num && l.get("model") == Some("linear"))
+    );
+    root.io()
+        .set_cost_qos(&line(&format!("{} enable=0", lo.num)))
+        .unwrap();
     // Removing the limit.
     c.io().set_max(IoMax::unlimited(lo.num)).unwrap();
     assert!(c.io().max().unwrap().is_empty());
@@ -399,6 +418,16 @@ fn memory_peak_and_stats_are_right() {
         c.memory().current().unwrap() < Bytes::mib(48),
         "freed at exit"
     );
+    // memory.reclaim: everything here is tmpfs/anon without swap, so the kernel may find
+    // nothing to reclaim; it then answers EAGAIN, which must come back with the file name.
+    match c.memory().reclaim(Bytes::mib(1)) {
+        Ok(()) => {}
+        Err(CgroupError::Write { file, source, .. }) => {
+            assert_eq!(file, "memory.reclaim");
+            assert_eq!(source.raw_os_error(), Some(libc::EAGAIN));
+        }
+        Err(e) => panic!("{e:?}"),
+    }
     let numa = c.memory().numa_stat().unwrap();
     assert!(numa.get("anon").is_some());
     // Resettable peaks arrived in 6.12; before that the write is refused, and the error says

@@ -141,13 +141,16 @@ fn parse_volume(spec: &str) -> Result<(PathBuf, PathBuf, bool), String> {
 fn print_stats(child: &hutch::Child, wall: std::time::Duration) {
     match child.stats() {
         Ok(s) => {
-            let peak = s
-                .memory
-                .as_ref()
-                .and_then(|m| m.peak)
-                .map_or("unknown (no memory controller)".to_owned(), |p| {
-                    format!("{} bytes ({:.1} MiB)", p.0, p.0 as f64 / (1u64 << 20) as f64)
-                });
+            let peak = s.memory.as_ref().and_then(|m| m.peak).map_or(
+                "unknown (no memory controller)".to_owned(),
+                |p| {
+                    format!(
+                        "{} bytes ({:.1} MiB)",
+                        p.0,
+                        p.0 as f64 / (1u64 << 20) as f64
+                    )
+                },
+            );
             eprintln!(
                 "run: stats: wall {:.3}s, cpu {:.3}s (user {:.3}s, system {:.3}s), peak memory {peak}",
                 wall.as_secs_f64(),
@@ -206,7 +209,10 @@ fn main() -> ExitCode {
         c.cpuset(list.clone());
     }
     let mut io: Vec<IoMax> = Vec::new();
-    for (specs, write) in [(&args.device_read_bps, false), (&args.device_write_bps, true)] {
+    for (specs, write) in [
+        (&args.device_read_bps, false),
+        (&args.device_write_bps, true),
+    ] {
         for spec in specs {
             let (device, rate) = match parse_device_rate(spec) {
                 Ok(v) => v,

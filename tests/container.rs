@@ -323,8 +323,16 @@ fn waiting_for_the_container_first_reaps_its_execs() {
 #[test]
 fn exec_into_a_container_without_namespaces() {
     let _g = shared();
-    let mut child = Container::host().command("sleep").arg("30").spawn().unwrap();
-    let out = child.exec("/bin/sh").args(["-c", "echo joined"]).output().unwrap();
+    let mut child = Container::host()
+        .command("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let out = child
+        .exec("/bin/sh")
+        .args(["-c", "echo joined"])
+        .output()
+        .unwrap();
     assert_eq!(out.stdout, b"joined\n");
     child.kill().unwrap();
     child.wait().unwrap();

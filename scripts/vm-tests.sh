@@ -70,6 +70,12 @@ echo "vm: $passed passed, $failed failed"
 GUEST
 chmod +x "$OUT/guest.sh"
 
+# The guest's /tmp is a fresh tmpfs: a checkout under the host's /tmp (CI clones may live
+# there) must be shared explicitly to be visible inside.
+case "$ROOT/" in
+/tmp/*) export VM_SHARE_RW="${VM_SHARE_RW:+$VM_SHARE_RW }$ROOT" ;;
+esac
+
 export VM_TESTS_LIST=$OUT/binaries
 export VM_MODULES="${VM_MODULES:-loop}"
 exec "$ROOT/scripts/run-in-vm.sh" "$OUT/guest.sh" "$@"

@@ -25,7 +25,7 @@ pub(crate) enum Mode {
 /// Where and how a container's cgroup is made; set through [`Container`](crate::Container)
 /// methods such as [`cgroup_parent`](crate::Container::cgroup_parent).
 #[derive(Debug, Clone, Default)]
-pub struct CgroupOptions {
+pub(crate) struct CgroupOptions {
     pub(crate) mode: Mode,
     pub(crate) root: Option<PathBuf>,
     pub(crate) parent: Option<PathBuf>,
@@ -64,6 +64,11 @@ impl ContainerCgroup {
 
     pub(crate) fn cgroup(&self) -> &Cgroup {
         self.cgroup.as_ref().expect("present until dropped")
+    }
+
+    /// Whether to keep the cgroup when dropped; set once the spawn has succeeded.
+    pub(crate) fn keep(&mut self, keep: bool) {
+        self.keep = keep;
     }
 }
 
@@ -155,6 +160,12 @@ pub(crate) fn prepare(cfg: &CgroupConfig) -> Result<Option<ContainerCgroup>, Spa
                 "cgroup limits or device rules are set but the container's cgroup is disabled",
             ));
         }
+        if o.parent.is_some() || o.root.is_some() || o.name.is_some() || o.keep {
+            return Err(SpawnError::Config(
+                "a cgroup parent, root, name or keep_cgroup is set but the container's cgroup \
+                 is disabled",
+            ));
+        }
         return Ok(None);
     }
     // Anything the caller said about the cgroup makes it required: only a container with
@@ -172,6 +183,17 @@ pub(crate) fn prepare(cfg: &CgroupConfig) -> Result<Option<ContainerCgroup>, Spa
         Err(SpawnError::Cgroup(e)) if !required && unusable_hierarchy(&e) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+fn is_enoent(e: &CgroupError) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return io.raw_os_error() == Some(libc::ENOENT);
+        }
+        cur = err.source();
+    }
+    false
 }
 
 fn unusable_hierarchy(e: &CgroupError) -> bool {
@@ -206,18 +228,18 @@ fn make(cfg: &CgroupConfig) -> Result<ContainerCgroup, SpawnError> {
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let (parent, is_default) = parent_of(h, o).map_err(SpawnError::Cgroup)?;
-        enable_down_to(h, parent.path(), &controllers).map_err(SpawnError::Cgroup)?;
-        enable_accounting(&parent);
+        let is_default = o.parent.is_none();
         let name = o.name.clone().unwrap_or_else(unique_name);
-        let child = match parent.create_child(&name) {
-            Ok(c) => c,
+        let made = parent_of(h, o).and_then(|parent| {
+            enable_down_to(h, parent.path(), &controllers)?;
+            enable_accounting(&parent);
+            let child = parent.create_child(&name)?;
+            Ok((parent, child))
+        });
+        let (parent, child) = match made {
+            Ok(pc) => pc,
             // Another thread removed the (empty) default parent meanwhile: make it again.
-            Err(CgroupError::Create { ref source, .. })
-                if is_default && attempts < 5 && source.raw_os_error() == Some(libc::ENOENT) =>
-            {
-                continue;
-            }
+            Err(e) if is_default && attempts < 5 && is_enoent(&e) => continue,
             Err(e) => return Err(SpawnError::Cgroup(e)),
         };
         let mut made = ContainerCgroup {
@@ -235,17 +257,16 @@ fn make(cfg: &CgroupConfig) -> Result<ContainerCgroup, SpawnError> {
                 .map_err(SpawnError::Devices)?;
             made._devices = Some(prog);
         }
-        made.keep = o.keep;
         return Ok(made);
     }
 }
 
-/// The parent of the container's cgroup, and whether it is the default one.
-fn parent_of(h: &Hierarchy, o: &CgroupOptions) -> Result<(Cgroup, bool), CgroupError> {
+/// The parent of the container's cgroup.
+fn parent_of(h: &Hierarchy, o: &CgroupOptions) -> Result<Cgroup, CgroupError> {
     Ok(match &o.parent {
         // A directory of the cgroup2 file system, or a cgroup path as in /proc/PID/cgroup.
-        Some(p) if p.starts_with(h.root()) => (Cgroup::open(p)?, false),
-        Some(p) => (Cgroup::open(h.path_of(p)?)?, false),
+        Some(p) if p.starts_with(h.root()) => Cgroup::open(p)?,
+        Some(p) => Cgroup::open(h.path_of(p)?)?,
         None => {
             // `hutch/` beside the caller's own cgroup (under the root when the caller is
             // in the root).
@@ -254,7 +275,7 @@ fn parent_of(h: &Hierarchy, o: &CgroupOptions) -> Result<(Cgroup, bool), CgroupE
                 Some(p) if p.starts_with(h.root()) && own.path() != h.root() => Cgroup::open(p)?,
                 _ => h.open_root()?,
             };
-            (base.open_or_create_child("hutch")?, true)
+            base.open_or_create_child("hutch")?
         }
     })
 }

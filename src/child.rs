@@ -8,6 +8,7 @@ use std::process::{ExitStatus, Output};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use hutch_ns::idmap::SetGroups;
 use hutch_ns::{Namespace, Namespaces, NsError, NsHandle};
 
 use crate::cgroup::ContainerCgroup;
@@ -47,6 +48,20 @@ impl Proc {
 /// The processes started in a container with [`Child::exec`].
 pub(crate) type ExecRegistry = Arc<Mutex<Vec<Weak<Proc>>>>;
 
+/// What a process needs to know of its container to start more processes in it.
+#[derive(Debug)]
+pub(crate) struct ContainerLink {
+    /// The container's registry of `exec`ed processes (shared by all of them).
+    pub registry: ExecRegistry,
+    /// For an `exec`ed process: the container's cgroup directory (the container's own
+    /// `Child` has it in its `ContainerCgroup`).
+    pub cgroup_fd: Option<OwnedFd>,
+    /// Whether the container's user namespace allows `setgroups`.
+    pub setgroups: SetGroups,
+    /// Register this process in the registry (it was started with `exec`).
+    pub register: bool,
+}
+
 /// A handle to a container's first process, shaped like [`std::process::Child`].
 ///
 /// Backed by a pidfd: signals go through `pidfd_send_signal` and waits through
@@ -66,7 +81,7 @@ pub(crate) type ExecRegistry = Arc<Mutex<Vec<Weak<Proc>>>>;
 #[derive(Debug)]
 pub struct Child {
     proc: Arc<Proc>,
-    execs: ExecRegistry,
+    link: ContainerLink,
     namespaces: Namespaces,
     cgroup: Option<ContainerCgroup>,
     /// The writing end of the program's standard input, when piped.
@@ -87,21 +102,21 @@ impl Child {
         stdout: Option<OwnedFd>,
         stderr: Option<OwnedFd>,
         cgroup: Option<ContainerCgroup>,
-        registry: Option<&ExecRegistry>,
+        link: ContainerLink,
     ) -> Child {
         let proc = Arc::new(Proc {
             pid,
             pidfd,
             status: Mutex::new(None),
         });
-        if let Some(r) = registry {
-            let mut list = r.lock().unwrap_or_else(|e| e.into_inner());
+        if link.register {
+            let mut list = link.registry.lock().unwrap_or_else(|e| e.into_inner());
             list.retain(|w| w.strong_count() > 0);
             list.push(Arc::downgrade(&proc));
         }
         Child {
             proc,
-            execs: Arc::default(),
+            link,
             namespaces,
             cgroup,
             stdin: stdin.map(PipeWriter::from),
@@ -183,7 +198,7 @@ impl Child {
     /// run.
     fn reap_execs(&self) -> io::Result<Vec<Arc<Proc>>> {
         let live: Vec<Arc<Proc>> = {
-            let list = self.execs.lock().unwrap_or_else(|e| e.into_inner());
+            let list = self.link.registry.lock().unwrap_or_else(|e| e.into_inner());
             list.iter().filter_map(Weak::upgrade).collect()
         };
         let mut running = Vec::with_capacity(live.len());
@@ -203,8 +218,10 @@ impl Child {
             }
             let mut fds = vec![self.proc.pidfd.as_fd()];
             fds.extend(running.iter().map(|p| p.pidfd.as_fd()));
+            // Wake now and then to pick up processes `exec`ed from other threads meanwhile.
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            if !sys::poll_any(&fds, left)? {
+            let slice = left.map_or(REGISTRY_RESCAN, |l| l.min(REGISTRY_RESCAN));
+            if !sys::poll_any(&fds, Some(slice))? && left.is_some_and(|l| l <= slice) {
                 return Ok(None);
             }
         }
@@ -255,15 +272,18 @@ impl Child {
         // The container's namespaces are exactly the ones that differ from ours (setns into
         // one's own user namespace would fail with EINVAL).
         let namespaces = self.namespaces;
+        let cgroup_fd = match (&self.cgroup, &self.link.cgroup_fd) {
+            (Some(c), _) => Some(c.dir_fd()),
+            (None, Some(fd)) => Some(fd.as_fd()),
+            (None, None) => None,
+        };
         JoinTarget {
             pidfd: self.proc.pidfd.try_clone(),
             pid: self.proc.pid,
-            registry: self.execs.clone(),
+            registry: self.link.registry.clone(),
             namespaces,
-            cgroup: self
-                .cgroup
-                .as_ref()
-                .and_then(|c| c.dir_fd().try_clone_to_owned().ok()),
+            cgroup: cgroup_fd.map(|fd| fd.try_clone_to_owned()),
+            setgroups: self.link.setgroups,
         }
     }
 
@@ -336,6 +356,9 @@ impl Drop for Child {
         // The cgroup (if any) is removed by its own Drop, after the process is gone.
     }
 }
+
+/// How often a waiting container handle looks for processes `exec`ed into it meanwhile.
+const REGISTRY_RESCAN: Duration = Duration::from_millis(250);
 
 /// Why a cgroup operation on a running container failed.
 #[derive(Debug, thiserror::Error)]

@@ -17,7 +17,9 @@ pub(crate) struct JoinTarget {
     pub pidfd: std::io::Result<OwnedFd>,
     pub pid: i32,
     pub namespaces: Namespaces,
-    pub cgroup: Option<OwnedFd>,
+    pub cgroup: Option<std::io::Result<OwnedFd>>,
+    /// Whether the container's user namespace allows `setgroups`.
+    pub setgroups: hutch_ns::idmap::SetGroups,
     /// Where the new process is registered, so waiting for the container reaps it.
     pub registry: crate::child::ExecRegistry,
 }

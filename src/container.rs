@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use hutch_ns::Namespaces;
 use hutch_ns::idmap::IdMap;
-use hutch_ns::mount::{MountPlan, TmpfsOptions};
+use hutch_ns::mount::{MountPlan, Propagation, TmpfsOptions};
 use hutch_ns::time::TimeOffsets;
 
 use crate::Command;
@@ -121,6 +121,9 @@ impl Container {
     /// `share(Namespaces::NET)` is `docker run --network host`).
     pub fn share(&mut self, namespaces: Namespaces) -> &mut Self {
         self.namespaces -= namespaces;
+        if namespaces.contains(Namespaces::TIME) {
+            self.time_offsets = None;
+        }
         if namespaces.contains(Namespaces::USER) {
             self.userns = UserNs::Off;
         }
@@ -185,6 +188,14 @@ impl Container {
     /// `true`; without a rootfs the host's `/dev` is used).
     pub fn dev(&mut self, build: bool) -> &mut Self {
         self.dev = build;
+        self
+    }
+
+    /// How the container's mount tree relates to the host's (applied recursively to `/`):
+    /// [`Propagation::Private`] (the default: no events either way) or
+    /// [`Propagation::Slave`] (host mounts appear inside, nothing goes back out).
+    pub fn mount_propagation(&mut self, propagation: Propagation) -> &mut Self {
+        self.mounts.propagation(propagation);
         self
     }
 

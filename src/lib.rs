@@ -90,6 +90,12 @@
 //! Tests that need cgroup v2 controllers (memory, cpu, pids, io) run in a throw-away VM
 //! (`scripts/vm-tests.sh`), because CI hosts are v1/v2 hybrids.
 //!
+//! # Dependencies
+//!
+//! `libc` for the raw system calls (the child side needs exact control over each one) and
+//! `thiserror` for the error types. The `run` example uses `clap` for Docker-style flags;
+//! the benchmarks use `criterion`.
+//!
 //! # Crates
 //!
 //! | crate | what |
@@ -109,7 +115,6 @@ mod spawn;
 mod stdio;
 mod sys;
 
-pub use cgroup::CgroupOptions;
 pub use child::{Child, ControlError};
 pub use command::Command;
 pub use container::Container;

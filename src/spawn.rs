@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 
 use hutch_ns::Namespaces;
@@ -13,6 +14,7 @@ use hutch_ns::idmap::{IdKind, IdMapError};
 use hutch_ns::idmap::{IdMap, SetGroups};
 use hutch_ns::mount::{MountFailure, MountPlan, MountStep, PreparedMounts};
 
+use crate::child::ContainerLink;
 use crate::command::Defaults;
 use crate::container::UserNs;
 use crate::error::Step;
@@ -180,7 +182,9 @@ fn mount_plan(cmd: &Command, ns: Namespaces) -> Result<Option<PreparedMounts>, S
         plan.rootfs(root);
         plan.dev(c.dev);
     }
-    plan.proc(c.proc && ns.contains(Namespaces::PID));
+    // A fresh /proc for a new pid namespace; under a rootfs also without one (there is no
+    // other /proc there).
+    plan.proc(c.proc && (ns.contains(Namespaces::PID) || c.rootfs.is_some()));
     plan.prepare().map(Some).map_err(SpawnError::MountPlan)
 }
 
@@ -198,6 +202,66 @@ fn id_maps(userns: &UserNs) -> (IdMap, IdMap, SetGroups) {
             };
             (IdMap::single(0, uid), IdMap::single(0, gid), setgroups)
         }
+    }
+}
+
+/// The end of a join (`exec` into a running container): the intermediate child reports the
+/// pid of the process it forked into the container's pid namespace (a child of ours by
+/// `CLONE_PARENT`), and either may report a failure. Reads to the end of the report pipe so
+/// that no process is left unreaped whatever order the reports come in.
+fn finish_join(
+    intermediate: OwnedFd,
+    report: &OwnedFd,
+    plan: &Prepared,
+    cmd: &Command,
+) -> Result<(libc::pid_t, OwnedFd), SpawnError> {
+    let mut real: Option<libc::pid_t> = None;
+    let mut error: Option<SpawnError> = None;
+    loop {
+        match sys::read_record(report.as_fd()) {
+            Ok(None) => break,
+            Ok(Some(r)) if r.tag == sys::TAG_PID => real = Some(r.index as libc::pid_t),
+            Ok(Some(r)) => {
+                if error.is_none() {
+                    error = Some(child_error(r, plan, None, cmd));
+                }
+            }
+            Err(source) => {
+                abandon(intermediate.as_fd());
+                if let Some(pid) = real {
+                    sys::kill_and_reap_child(pid);
+                }
+                return Err(SpawnError::Parent {
+                    op: "reading the child's report",
+                    source,
+                });
+            }
+        }
+    }
+    // End of file: the intermediate has exited, and the real process has exec'd or exited.
+    let _ = sys::waitid_pidfd(intermediate.as_fd(), false);
+    match (error, real) {
+        (Some(e), Some(pid)) => {
+            // It reported its failure and exits by itself.
+            sys::reap_child(pid);
+            Err(e)
+        }
+        (Some(e), None) => Err(e),
+        (None, None) => Err(SpawnError::Child {
+            step: Step::JoinFork,
+            on: None,
+            source: io::Error::from(io::ErrorKind::UnexpectedEof),
+        }),
+        (None, Some(pid)) => match sys::pidfd_open(pid) {
+            Ok(fd) => Ok((pid, fd)),
+            Err(source) => {
+                sys::kill_and_reap_child(pid);
+                Err(SpawnError::Parent {
+                    op: "pidfd_open",
+                    source,
+                })
+            }
+        },
     }
 }
 
@@ -346,16 +410,25 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         false,
     )?;
 
+    if c.init && !joining && !ns.contains(Namespaces::PID) {
+        return Err(SpawnError::Config(
+            "init(true) needs a pid namespace (Namespaces::PID): only PID 1 reaps orphans",
+        ));
+    }
+
     let (report_r, report_w) = io::pipe().map_err(parent("pipe2"))?;
+    let report_w = sys::above_stdio(report_w.into()).map_err(parent("fcntl(F_DUPFD_CLOEXEC)"))?;
+    // A socket pair rather than a pipe: writing to it when the child is gone fails with EPIPE
+    // instead of raising SIGPIPE in the caller (std sends with MSG_NOSIGNAL).
     let sync = if user || time.is_some() {
-        Some(io::pipe().map_err(parent("pipe2"))?)
+        Some(UnixStream::pair().map_err(parent("socketpair"))?)
     } else {
         None
     };
 
     // The container's cgroup, created and limited before the clone, so the child starts in
     // it (CLONE_INTO_CGROUP) and is never outside its limits.
-    let cgroup = if joining {
+    let mut cgroup = if joining {
         None
     } else {
         crate::cgroup::prepare(&c.cgroup)?
@@ -375,15 +448,42 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
             Some(Join {
                 pidfd: pidfd.as_raw_fd(),
                 nstypes: j.namespaces.bits() as libc::c_int,
-                cgroup_fd: j.cgroup.as_ref().map(|f| f.as_raw_fd()),
+                cgroup_fd: match &j.cgroup {
+                    None => None,
+                    Some(Ok(fd)) => Some(fd.as_raw_fd()),
+                    Some(Err(e)) => return Err(target(io::Error::from(e.kind()))),
+                },
             })
         }
         None => None,
     };
 
+    // Made before the clone, so that nothing can fail once the process runs.
+    let link = match &cmd.join {
+        Some(j) => ContainerLink {
+            registry: j.registry.clone(),
+            cgroup_fd: match &j.cgroup {
+                Some(Ok(fd)) => Some(fd.try_clone().map_err(parent("dup"))?),
+                _ => None,
+            },
+            setgroups: j.setgroups,
+            register: true,
+        },
+        None => ContainerLink {
+            registry: Default::default(),
+            cgroup_fd: None,
+            setgroups: maps.as_ref().map_or(SetGroups::Allow, |(_, _, sg)| *sg),
+            register: false,
+        },
+    };
+
     let plan = Prepared {
         report_fd: report_w.as_raw_fd(),
         sync_fd: sync.as_ref().map(|(r, _)| r.as_raw_fd()),
+        parent_ends: [
+            report_r.as_raw_fd(),
+            sync.as_ref().map_or(-1, |(_, w)| w.as_raw_fd()),
+        ],
         death_signal: c.die_with_parent && !joining,
         time_namespace: time.is_some(),
         time_for_children: TIME_FOR_CHILDREN,
@@ -395,10 +495,14 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         stdio: [stdin.child, stdout.child, stderr.child],
         gid: cmd.gid,
         uid: cmd.uid,
-        clear_groups: cmd.gid.is_some()
-            && maps
-                .as_ref()
-                .is_none_or(|(_, _, sg)| *sg == SetGroups::Allow),
+        // Like std: changing the user or group drops supplementary groups, where the user
+        // namespace allows setgroups at all.
+        clear_groups: (cmd.gid.is_some() || cmd.uid.is_some())
+            && match (&cmd.join, &maps) {
+                (Some(j), _) => j.setgroups == SetGroups::Allow,
+                (None, Some((_, _, sg))) => *sg == SetGroups::Allow,
+                (None, None) => true,
+            },
         init: c.init && !joining,
         join,
         programs,
@@ -479,7 +583,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
             };
             return Err(fail(e, cloned.pidfd.as_fd()));
         }
-        let mut w = File::from(OwnedFd::from(sync_w));
+        let mut w = sync_w;
         if let Err(source) = w.write_all(&[1]) {
             let e = SpawnError::Parent {
                 op: "waking the child",
@@ -490,60 +594,28 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     }
 
     // --- Wait for exec (end of file) or a failure report. -------------------------------
-    let mut pid = cloned.pid;
-    let mut pidfd = cloned.pidfd;
-    let mut intermediate: Option<OwnedFd> = None;
-    loop {
+    let (pid, pidfd) = if joining {
+        finish_join(cloned.pidfd, &report, &plan, cmd)?
+    } else {
         match sys::read_record(report.as_fd()) {
-            Ok(None) => break,
-            Ok(Some(r)) if r.tag == sys::TAG_PID && joining => {
-                // The joining child forked the real process (our child, by CLONE_PARENT); it
-                // cannot be reaped by anyone but us, so its pid is stable until we wait.
-                let real = r.index as libc::pid_t;
-                match sys::pidfd_open(real) {
-                    Ok(fd) => {
-                        intermediate = Some(std::mem::replace(&mut pidfd, fd));
-                        pid = real;
-                    }
-                    Err(source) => {
-                        let _ = sys::waitid_pidfd(pidfd.as_fd(), false);
-                        return Err(SpawnError::Parent {
-                            op: "pidfd_open",
-                            source,
-                        });
-                    }
-                }
-            }
+            Ok(None) => {}
             Ok(Some(r)) => {
                 let e = child_error(r, &plan, plan.mounts.as_ref(), cmd);
-                if let Some(i) = &intermediate {
-                    let _ = sys::waitid_pidfd(i.as_fd(), false);
-                }
-                return Err(fail(e, pidfd.as_fd()));
+                return Err(fail(e, cloned.pidfd.as_fd()));
             }
             Err(source) => {
                 let e = SpawnError::Parent {
                     op: "reading the child's report",
                     source,
                 };
-                if let Some(i) = &intermediate {
-                    abandon(i.as_fd());
-                }
-                return Err(fail(e, pidfd.as_fd()));
+                return Err(fail(e, cloned.pidfd.as_fd()));
             }
         }
-    }
-    if let Some(i) = intermediate {
-        // It exited right after forking; reap it.
-        let _ = sys::waitid_pidfd(i.as_fd(), false);
-    } else if joining {
-        // The intermediate ended without forking (it reports failures, so this is a kill).
-        let _ = sys::waitid_pidfd(pidfd.as_fd(), false);
-        return Err(SpawnError::Child {
-            step: Step::JoinFork,
-            on: None,
-            source: io::Error::from(io::ErrorKind::UnexpectedEof),
-        });
+        (cloned.pid, cloned.pidfd)
+    };
+    if let Some(cg) = &mut cgroup {
+        // Only now: a failed spawn removes the cgroup even when it was to be kept.
+        cg.keep(c.cgroup.options.keep);
     }
     drop(plan);
 
@@ -561,6 +633,6 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         stdout.parent_end,
         stderr.parent_end,
         cgroup,
-        cmd.join.as_ref().map(|j| &j.registry),
+        link,
     ))
 }

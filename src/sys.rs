@@ -120,6 +120,9 @@ pub(crate) struct Join {
 pub(crate) struct Prepared {
     pub report_fd: RawFd,
     pub sync_fd: Option<RawFd>,
+    /// The parent's ends of the report and sync channels: closed first thing in the child, so
+    /// that it sees end-of-file on the sync channel if the parent goes away.
+    pub parent_ends: [RawFd; 2],
     pub death_signal: bool,
     pub time_namespace: bool,
     pub time_for_children: &'static CStr,
@@ -185,6 +188,15 @@ pub(crate) fn spawn_child(
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = cg.as_raw_fd() as u64;
     }
+    // Block every signal in this thread around the clone, so that no handler of the caller's
+    // runs in the child before `child_main` has reset them (as posix_spawn does).
+    let mut all = MaybeUninit::<libc::sigset_t>::uninit();
+    let mut old = MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigfillset initialises `all`; pthread_sigmask fills `old`.
+    unsafe {
+        libc::sigfillset(all.as_mut_ptr());
+        libc::pthread_sigmask(libc::SIG_SETMASK, all.as_ptr(), old.as_mut_ptr());
+    }
     // SAFETY: `args` is a valid `clone_args` of the size passed. Without CLONE_VM the child
     // gets a copy of the address space and continues here on a copy of this stack, like
     // fork(); it calls `child_main`, which never returns and only makes raw system calls.
@@ -195,6 +207,11 @@ pub(crate) fn spawn_child(
             size_of::<CloneArgs>(),
         )
     };
+    if ret != 0 {
+        // SAFETY: restores the mask saved above (in the parent only; the child keeps all
+        // signals blocked until it has reset their handlers).
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old.as_ptr(), std::ptr::null_mut()) };
+    }
     match ret {
         -1 => Err(io::Error::last_os_error()),
         // SAFETY: we are the child; see above.
@@ -252,9 +269,15 @@ pub(crate) unsafe fn child_main(p: &Prepared) -> ! {
     // SAFETY (whole function): every call below is a system call or an async-signal-safe libc
     // wrapper on memory that `p` owns or on the stack; nothing allocates or takes a lock.
     unsafe {
-        if p.death_signal && libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) == -1 {
-            fail(p, step::DEATH_SIGNAL, 0);
+        for fd in p.parent_ends {
+            if fd >= 0 {
+                libc::close(fd);
+            }
         }
+        // The parent blocked every signal around clone3, so no handler of the caller's can run
+        // here; put handled signals back to their default before anything is unblocked.
+        reset_signal_handlers();
+        set_death_signal(p);
 
         if let Some(join) = &p.join {
             join_container(p, join);
@@ -286,7 +309,10 @@ pub(crate) unsafe fn child_main(p: &Prepared) -> ! {
                 if n == -1 && errno() == libc::EINTR {
                     continue;
                 }
-                exit(126);
+                if n == 0 {
+                    *libc::__errno_location() = libc::EPIPE;
+                }
+                fail(p, step::SYNC, 0);
             }
             libc::close(fd);
         }
@@ -332,6 +358,10 @@ pub(crate) unsafe fn child_main(p: &Prepared) -> ! {
         }
 
         set_credentials(p);
+        if p.uid.is_some() || p.gid.is_some() {
+            // The kernel clears the death signal when credentials change.
+            set_death_signal(p);
+        }
 
         if let Some(dir) = &p.cwd
             && libc::chdir(dir.as_ptr()) == -1
@@ -413,19 +443,67 @@ unsafe fn loopback_up(p: &Prepared, req: &libc::ifreq) {
     }
 }
 
-unsafe fn set_credentials(p: &Prepared) {
-    // SAFETY: plain credential system calls.
+fn set_death_signal(p: &Prepared) {
+    // SAFETY: a plain prctl.
+    if p.death_signal
+        && unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) } == -1
+    {
+        fail(p, step::DEATH_SIGNAL, 0);
+    }
+}
+
+/// Sets every signal with a handler back to its default action (ignored signals stay
+/// ignored, as across execve).
+unsafe fn reset_signal_handlers() {
+    // SAFETY: sigaction on a zeroed struct, for each signal number; errors (SIGKILL, SIGSTOP,
+    // numbers the kernel does not have) are ignored.
     unsafe {
-        if p.clear_groups && libc::setgroups(0, std::ptr::null()) == -1 {
+        for sig in 1..=64 {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(sig, std::ptr::null(), &mut old) != 0 {
+                continue;
+            }
+            if old.sa_sigaction != libc::SIG_DFL && old.sa_sigaction != libc::SIG_IGN {
+                let mut dfl: libc::sigaction = std::mem::zeroed();
+                dfl.sa_sigaction = libc::SIG_DFL;
+                libc::sigaction(sig, &dfl, std::ptr::null_mut());
+            }
+        }
+    }
+}
+
+// The credential calls are made as raw system calls: glibc's wrappers believe the process
+// still has the parent's threads and would signal and wait for them (its "setxid" broadcast),
+// which hangs in a child cloned from a multithreaded process. The child has one thread, so the
+// per-thread system calls are exactly right.
+#[cfg(any(target_arch = "x86", target_arch = "arm"))]
+const CRED_CALLS: [libc::c_long; 3] = [
+    libc::SYS_setgroups32,
+    libc::SYS_setresgid32,
+    libc::SYS_setresuid32,
+];
+#[cfg(not(any(target_arch = "x86", target_arch = "arm")))]
+const CRED_CALLS: [libc::c_long; 3] = [
+    libc::SYS_setgroups,
+    libc::SYS_setresgid,
+    libc::SYS_setresuid,
+];
+
+unsafe fn set_credentials(p: &Prepared) {
+    let [setgroups, setresgid, setresuid] = CRED_CALLS;
+    // SAFETY: plain credential system calls with integer arguments (a null list for
+    // setgroups with a count of 0).
+    unsafe {
+        if p.clear_groups && libc::syscall(setgroups, 0, std::ptr::null::<libc::gid_t>()) == -1 {
             fail(p, step::SETGROUPS, 0);
         }
         if let Some(gid) = p.gid
-            && libc::setresgid(gid, gid, gid) == -1
+            && libc::syscall(setresgid, gid, gid, gid) == -1
         {
             fail(p, step::SETGID, 0);
         }
         if let Some(uid) = p.uid
-            && libc::setresuid(uid, uid, uid) == -1
+            && libc::syscall(setresuid, uid, uid, uid) == -1
         {
             fail(p, step::SETUID, 0);
         }
@@ -536,11 +614,9 @@ unsafe fn run_init(p: &Prepared) {
         // failure and its exec closes the last copy), nor the program's stdio, nor anything
         // inherited from other threads of the parent that were spawning at the same time.
         if libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32) == -1 {
-            // Without close_range (Linux < 5.9) close what we know about.
-            for fd in 0..=2 {
-                libc::close(fd);
-            }
-            libc::close(p.report_fd);
+            // Keeping other threads' pipe ends open for the container's lifetime would make
+            // their spawns wait for it; better to fail (the program is killed with us).
+            fail(p, step::CLOSE_FDS, 0);
         }
         loop {
             let mut info = MaybeUninit::<libc::siginfo_t>::zeroed();
@@ -619,6 +695,42 @@ pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: c_int) -> io::Result
         Err(io::Error::last_os_error())
     } else {
         Ok(())
+    }
+}
+
+/// Returns `fd`, or a close-on-exec duplicate of it numbered 3 or above when it is 0, 1 or 2
+/// (a caller with closed standard streams): the child's own use of 0-2 must not clobber it.
+pub(crate) fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
+    }
+    // SAFETY: F_DUPFD_CLOEXEC on a descriptor we own; on success we own the new one.
+    let r = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+    if r == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        // SAFETY: see above.
+        Ok(unsafe { OwnedFd::from_raw_fd(r) })
+    }
+}
+
+/// Kills and reaps `pid`, which must be an unreaped child of ours (so it cannot have been
+/// recycled).
+pub(crate) fn kill_and_reap_child(pid: libc::pid_t) {
+    // SAFETY: kill and waitpid on our own unreaped child.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        let mut status = 0;
+        while libc::waitpid(pid, &mut status, libc::__WALL) == -1 && errno() == libc::EINTR {}
+    }
+}
+
+/// Reaps `pid`, an unreaped child of ours that is ending by itself.
+pub(crate) fn reap_child(pid: libc::pid_t) {
+    // SAFETY: waitpid on our own unreaped child.
+    unsafe {
+        let mut status = 0;
+        while libc::waitpid(pid, &mut status, libc::__WALL) == -1 && errno() == libc::EINTR {}
     }
 }
 

@@ -112,6 +112,32 @@ fn keep_cgroup_keeps_it() {
 }
 
 #[test]
+fn a_kept_cgroup_is_still_removed_when_the_spawn_fails() {
+    let _g = shared();
+    let parent = Parent::new();
+    let name = unique("kept-failing");
+    let mut c = Container::new();
+    c.cgroup_parent(&parent.0)
+        .cgroup_name(&name)
+        .keep_cgroup(true);
+    let err = c.command("/nonexistent/prog").spawn().unwrap_err();
+    assert_eq!(err.step(), Some(hutch::Step::Exec));
+    assert!(
+        !parent.0.join(&name).exists(),
+        "cgroup of a failed spawn kept"
+    );
+}
+
+#[test]
+fn disabled_cgroup_with_cgroup_settings_is_a_config_error() {
+    let _g = shared();
+    let mut c = Container::new();
+    c.cgroup(false).cgroup_name("x");
+    let err = c.command("true").spawn().unwrap_err();
+    assert!(matches!(err, SpawnError::Config(_)), "{err:?}");
+}
+
+#[test]
 fn freeze_stops_and_thaw_resumes() {
     let _g = shared();
     let parent = Parent::new();

@@ -338,6 +338,108 @@ fn exec_into_a_container_without_namespaces() {
     child.wait().unwrap();
 }
 
+/// `uid`/`gid` from a process whose other threads keep starting and ending threads: the
+/// credential change in the child must not wait for the parent's threads (glibc's setxid
+/// broadcast would).
+#[test]
+fn uid_and_gid_while_other_threads_churn() {
+    let _g = shared();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::spawn(|| {}).join().unwrap();
+                }
+            });
+        }
+        let c = Container::new();
+        for _ in 0..20 {
+            let out = c
+                .command("/bin/sh")
+                .args(["-c", "id -u; id -g; id -G"])
+                .uid(65534)
+                .gid(65534)
+                .output()
+                .unwrap();
+            assert_eq!(
+                String::from_utf8(out.stdout).unwrap(),
+                "65534\n65534\n65534\n"
+            );
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+}
+
+#[test]
+fn uid_alone_drops_supplementary_groups() {
+    let _g = shared();
+    let out = Container::new()
+        .command("/bin/sh")
+        .args(["-c", "id -u; id -G"])
+        .uid(65534)
+        .output()
+        .unwrap();
+    // The group stays the caller's (0) but no supplementary groups are kept.
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "65534\n0\n");
+}
+
+#[test]
+fn nested_exec_joins_the_same_container_and_wait_does_not_hang() {
+    let _g = shared();
+    let mut child = Container::new().command("sleep").arg("30").spawn().unwrap();
+    let mut first = child.exec("sleep").arg("30").spawn().unwrap();
+    let mut second = first.exec("sleep").arg("30").spawn().unwrap();
+    assert_eq!(
+        second.namespace(Namespace::Pid).unwrap(),
+        child.namespace(Namespace::Pid).unwrap()
+    );
+    let cg = |pid: u32| fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert_eq!(cg(second.id().unwrap()), cg(child.id().unwrap()));
+    child.kill().unwrap();
+    // PID 1 cannot finish exiting before `second` (a child of ours) is reaped.
+    let st = child.wait_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!(st.and_then(|s| s.signal()), Some(libc::SIGKILL));
+    assert_eq!(second.wait().unwrap().signal(), Some(libc::SIGKILL));
+    assert_eq!(first.wait().unwrap().signal(), Some(libc::SIGKILL));
+}
+
+#[test]
+fn a_failed_exec_into_a_container_leaves_no_zombie() {
+    let _g = exclusive();
+    let mut child = Container::new().command("sleep").arg("30").spawn().unwrap();
+    let pids = || {
+        common::children()
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect::<Vec<_>>()
+    };
+    let before = pids();
+    for _ in 0..5 {
+        let err = child.exec("/nonexistent/prog").spawn().unwrap_err();
+        assert_eq!(err.step(), Some(Step::Exec), "{err:?}");
+        assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
+        let err = child
+            .exec("true")
+            .current_dir("/nonexistent")
+            .spawn()
+            .unwrap_err();
+        assert_eq!(err.step(), Some(Step::Chdir), "{err:?}");
+    }
+    assert_eq!(pids(), before);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn init_without_a_pid_namespace_is_refused() {
+    let _g = exclusive();
+    let mut c = Container::new();
+    c.share(Namespaces::PID).init(true);
+    let err = expect_error("init without pid ns", &mut c.command("true"));
+    assert!(matches!(err, SpawnError::Config(_)), "{err:?}");
+}
+
 #[test]
 fn concurrent_spawns_from_32_threads() {
     let _g = exclusive();

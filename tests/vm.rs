@@ -278,6 +278,67 @@ fn stats_report_peak_memory_and_cpu() {
     assert!(s.pids.is_some());
 }
 
+/// An unprivileged user granted subordinate ids in /etc/subuid and /etc/subgid gets a
+/// multi-range user namespace through newuidmap/newgidmap. The VM's /etc is a throw-away
+/// overlay, so the grant is written there and vanishes with the VM.
+#[test]
+fn multi_range_id_maps_through_newuidmap_for_an_unprivileged_user() {
+    use hutch::ns::idmap::IdMap;
+    if std::env::var_os("HUTCH_VM_SUBIDS").is_some() {
+        // SAFETY: always succeeds.
+        assert_eq!(unsafe { libc::geteuid() }, 65534);
+        let mut c = Container::new();
+        let map = IdMap::new().map(0, 65534, 1).map(1, 300000, 1000);
+        c.id_maps(map.clone(), map);
+        let out = c
+            .command("/bin/sh")
+            .args(["-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        let rows: Vec<Vec<&str>> = text
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        let expect = [vec!["0", "65534", "1"], vec!["1", "300000", "1000"]];
+        assert_eq!(rows[0..2], expect, "{text}");
+        assert_eq!(rows[2..4], expect, "{text}");
+        assert_eq!(rows[4], ["0"], "{text}");
+        return;
+    }
+    for f in ["/etc/subuid", "/etc/subgid"] {
+        let mut text = fs::read_to_string(f).unwrap_or_default();
+        text.push_str("nobody:300000:1000\n");
+        fs::write(f, text).unwrap();
+    }
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&exe)
+        .args([
+            "--exact",
+            "multi_range_id_maps_through_newuidmap_for_an_unprivileged_user",
+            "--nocapture",
+        ])
+        .env("HUTCH_VM_SUBIDS", "1")
+        .current_dir("/")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("1 passed"),
+        "{}\n{}{}",
+        out.status,
+        text,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// An unprivileged user with a delegated cgroup runs limited containers in it.
 #[test]
 fn delegated_cgroup_works_for_an_unprivileged_user() {

@@ -463,11 +463,13 @@ fn no_descriptor_leaks() {
     t.finish();
 }
 
-/// Not a test on its own: the helper process that other tests start (`HUTCH_HELPER`).
+/// The helper process that other tests start (`HUTCH_HELPER`); run as an ordinary test, it
+/// checks the helper protocol itself.
 #[test]
-#[ignore = "helper process started by other tests"]
 fn helper_process() {
-    let role = std::env::var("HUTCH_HELPER").expect("run only as a helper (HUTCH_HELPER)");
+    let Some(role) = common::helper_role_or_self_test() else {
+        return;
+    };
     match role.as_str() {
         "threads" => {
             let (tx, rx) = std::sync::mpsc::channel();

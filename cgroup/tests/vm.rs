@@ -619,11 +619,13 @@ fn delegation_works_for_an_unprivileged_user() {
     p.finish();
 }
 
-/// Not a test on its own: the helper process the tests above start (`HUTCH_HELPER`).
+/// The helper process the tests above start (`HUTCH_HELPER`); run as an ordinary test, it
+/// checks the helper protocol itself.
 #[test]
-#[ignore = "helper process started by other tests"]
 fn helper_process() {
-    let role = std::env::var("HUTCH_HELPER").expect("run only as a helper (HUTCH_HELPER)");
+    let Some(role) = common::helper_role_or_self_test() else {
+        return;
+    };
     let cg = || Cgroup::open(std::env::var_os("HUTCH_CG").expect("HUTCH_CG")).unwrap();
     let arg = std::env::var("HUTCH_ARG").unwrap_or_default();
     match role.as_str() {

@@ -107,9 +107,10 @@ impl Drop for Proc {
     }
 }
 
-/// Re-runs this test binary as a helper: the ignored test `helper_process` with
+/// Re-runs this test binary as a helper: the test `helper_process` with
 /// `HUTCH_HELPER=<role>`; the helper prints lines on stdout and exits when its stdin
-/// closes.
+/// closes. Run as an ordinary test (no `HUTCH_HELPER`), `helper_process` checks this
+/// protocol itself with the role `ping`, so no test is ignored.
 pub struct Helper {
     pub proc: Proc,
     pub stdin: Option<ChildStdin>,
@@ -122,7 +123,6 @@ impl Helper {
         cmd.args([
             "--exact",
             "helper_process",
-            "--ignored",
             "--nocapture",
             "--test-threads=1",
         ])
@@ -159,6 +159,28 @@ impl Helper {
         let s = self.stdin.as_mut().unwrap();
         writeln!(s, "{line}").unwrap();
         s.flush().unwrap();
+    }
+}
+
+/// The `helper_process` test when it is not a helper: starts itself as the `ping` helper and
+/// checks the protocol (a line out, a line in, a clean exit). Returns the role otherwise.
+pub fn helper_role_or_self_test() -> Option<String> {
+    match std::env::var("HUTCH_HELPER") {
+        Ok(role) if role == "ping" => {
+            println!("pong {}", std::process::id());
+            let got = helper_wait_line();
+            assert_eq!(got.as_deref(), Some("exit"));
+            None
+        }
+        Ok(role) => Some(role),
+        Err(_) => {
+            let mut h = Helper::spawn("ping", |_| {});
+            let pid: u32 = h.line("pong ").parse().unwrap();
+            assert_eq!(pid, h.proc.child.id());
+            h.send("exit");
+            assert_eq!(h.proc.child.wait().unwrap().code(), Some(0));
+            None
+        }
     }
 }
 

@@ -132,7 +132,7 @@ pub enum SpawnError {
         value: OsString,
     },
     /// The host name is longer than the kernel's limit of 64 bytes.
-    #[error("hostname {hostname:?} is {len} bytes long; the kernel allows at most 64")]
+    #[error("host or domain name {hostname:?} is {len} bytes long; the kernel allows at most 64")]
     HostnameTooLong {
         /// The host name asked for.
         hostname: OsString,

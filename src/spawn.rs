@@ -156,14 +156,27 @@ fn environment(cmd: &Command) -> Result<(Vec<CString>, Option<OsString>), SpawnE
     Ok((out, path))
 }
 
-fn uts_name(what: &'static str, name: &OsStr) -> Result<CString, SpawnError> {
+/// A host or domain name, checked: it needs a UTS namespace and fits the kernel's limit.
+fn uts_name(
+    what: &'static str,
+    name: Option<&OsStr>,
+    ns: Namespaces,
+) -> Result<Option<CString>, SpawnError> {
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    if !ns.contains(Namespaces::UTS) {
+        return Err(SpawnError::Config(
+            "a hostname or domain name needs a UTS namespace (Namespaces::UTS)",
+        ));
+    }
     if name.len() > UTS_LEN {
         return Err(SpawnError::HostnameTooLong {
             hostname: name.to_owned(),
             len: name.len(),
         });
     }
-    cstring(what, name)
+    cstring(what, name).map(Some)
 }
 
 /// The mount plan a spawn applies: the user's plan plus `/proc` and `/dev` as configured.
@@ -327,27 +340,13 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     };
 
     // --- Everything the child will need, built now. -------------------------------------
-    let hostname = match &c.hostname {
-        Some(h) if !joining => {
-            if !ns.contains(Namespaces::UTS) {
-                return Err(SpawnError::Config(
-                    "a hostname needs a UTS namespace (Namespaces::UTS)",
-                ));
-            }
-            Some(uts_name("hostname", h)?)
-        }
-        _ => None,
-    };
-    let domainname = match &c.domainname {
-        Some(h) if !joining => {
-            if !ns.contains(Namespaces::UTS) {
-                return Err(SpawnError::Config(
-                    "a domain name needs a UTS namespace (Namespaces::UTS)",
-                ));
-            }
-            Some(uts_name("domainname", h)?)
-        }
-        _ => None,
+    let (hostname, domainname) = if joining {
+        (None, None)
+    } else {
+        (
+            uts_name("hostname", c.hostname.as_deref(), ns)?,
+            uts_name("domainname", c.domainname.as_deref(), ns)?,
+        )
     };
     let (env, path_var) = environment(cmd)?;
     let programs = program_candidates(&cmd.program, path_var.as_deref())?;

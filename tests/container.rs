@@ -274,7 +274,7 @@ fn exec_joins_a_running_container() {
         .args(["-c", "echo marker > /mnt/f; exec sleep 30"])
         .spawn()
         .unwrap();
-    // Wait until the container has written its marker.
+    // Wait until the container has written its marker and exec'd sleep.
     let mut tries = 0;
     let out = loop {
         let out = child
@@ -283,7 +283,7 @@ fn exec_joins_a_running_container() {
             .output()
             .unwrap();
         let text = String::from_utf8(out.stdout).unwrap();
-        if text.contains("marker") || tries > 50 {
+        if (text.contains("marker") && text.contains("sleep")) || tries > 250 {
             break text;
         }
         tries += 1;

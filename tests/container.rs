@@ -310,7 +310,7 @@ fn exec_joins_a_running_container() {
 fn waiting_for_the_container_first_reaps_its_execs() {
     let _g = shared();
     let c = Container::new();
-    let mut child = c.command("sleep").arg("0.2").spawn().unwrap();
+    let mut child = c.command("sleep").arg("1").spawn().unwrap();
     let mut inside = child.exec("sleep").arg("30").spawn().unwrap();
     // PID 1 ends on its own; the kernel kills `inside` and PID 1 finishes exiting only once
     // `inside` is reaped, which wait() does for us.

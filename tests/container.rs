@@ -154,23 +154,13 @@ fn works_unprivileged_via_setpriv() {
         return;
     }
     let _g = shared();
-    let exe = std::env::current_exe().unwrap();
     let out = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&exe)
-        .args(["--exact", "works_unprivileged_via_setpriv", "--nocapture"])
+        .args(common::as_nobody("works_unprivileged_via_setpriv"))
         .env("HUTCH_TEST_AS_NOBODY", "1")
         .current_dir("/")
         .output()
         .expect("setpriv");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && text.contains("1 passed"),
-        "unprivileged run failed: {}\n{}{}",
-        out.status,
-        text,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_rerun_passed(&out);
 }
 
 #[test]

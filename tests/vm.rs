@@ -316,27 +316,15 @@ fn multi_range_id_maps_through_newuidmap_for_an_unprivileged_user() {
         text.push_str("nobody:300000:1000\n");
         fs::write(f, text).unwrap();
     }
-    let exe = std::env::current_exe().unwrap();
     let out = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&exe)
-        .args([
-            "--exact",
+        .args(common::as_nobody(
             "multi_range_id_maps_through_newuidmap_for_an_unprivileged_user",
-            "--nocapture",
-        ])
+        ))
         .env("HUTCH_VM_SUBIDS", "1")
         .current_dir("/")
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && text.contains("1 passed"),
-        "{}\n{}{}",
-        out.status,
-        text,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_rerun_passed(&out);
 }
 
 /// An unprivileged user with a delegated cgroup runs limited containers in it.
@@ -365,26 +353,14 @@ fn delegated_cgroup_works_for_an_unprivileged_user() {
     // The unprivileged test process must itself live inside the delegated subtree.
     let mut launcher = Container::host();
     launcher.cgroup_parent(&parent.0).cgroup_name("launcher");
-    let exe = std::env::current_exe().unwrap();
     let out = launcher
         .command("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&exe)
-        .args([
-            "--exact",
+        .args(common::as_nobody(
             "delegated_cgroup_works_for_an_unprivileged_user",
-            "--nocapture",
-        ])
+        ))
         .env("HUTCH_VM_DELEGATED", &parent.0)
         .current_dir("/")
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && text.contains("1 passed"),
-        "{}\n{}{}",
-        out.status,
-        text,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_rerun_passed(&out);
 }

@@ -2,9 +2,10 @@
 //! and a plain Rust evaluation of the rules), and the real kernel enforcing the policy on
 //! a process in a test cgroup under `/sys/fs/cgroup/unified`.
 //!
-//! The kernel tests need root and a cgroup v2 hierarchy at `HUTCH_TEST_CGROUP2`
-//! (default `/sys/fs/cgroup/unified`, the hybrid layout of the CI hosts; set it to
-//! `/sys/fs/cgroup` on a pure v2 host). They fail, rather than skip, when it is missing.
+//! The kernel tests need root and the cgroup2 hierarchy (found in /proc/self/mountinfo, or
+//! `HUTCH_CGROUP_ROOT`). They fail, rather than skip, when it is missing.
+
+mod common;
 
 use std::fs;
 use std::io::{Read, Write};
@@ -397,15 +398,7 @@ proptest! {
 // ---------------------------------------------------------------------------------------
 
 fn cgroup2_root() -> PathBuf {
-    let root = std::env::var_os("HUTCH_TEST_CGROUP2")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/sys/fs/cgroup/unified"));
-    assert!(
-        root.join("cgroup.procs").exists(),
-        "no cgroup v2 hierarchy at {} (set HUTCH_TEST_CGROUP2); these tests need root",
-        root.display()
-    );
-    root
+    common::hierarchy().root().to_owned()
 }
 
 /// A cgroup `hutch-test-<pid>-<n>` created for one test and removed on drop.

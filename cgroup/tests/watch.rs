@@ -1,10 +1,11 @@
-//! Event watchers and PSI triggers against the real kernel, in test cgroups under
-//! `HUTCH_TEST_CGROUP2` (default `/sys/fs/cgroup/unified`, the hybrid layout of the CI
-//! hosts; `/sys/fs/cgroup` on a pure v2 host). Needs root; fails rather than skips when the
-//! hierarchy is missing.
+//! Event watchers and PSI triggers against the real kernel, in test cgroups under the
+//! cgroup2 hierarchy (found in /proc/self/mountinfo, or `HUTCH_CGROUP_ROOT`). Needs root;
+//! fails rather than skips when the hierarchy is missing.
 //!
 //! Memory events (`Oom`, `OomKill`, …) need the memory controller, which the CI hosts'
 //! cgroup2 does not have; they are exercised in the VM tests.
+
+mod common;
 
 use std::fs;
 use std::io::Write;
@@ -24,15 +25,7 @@ use proptest::prelude::*;
 const LONG: Duration = Duration::from_secs(10);
 
 fn cgroup2_root() -> PathBuf {
-    let root = std::env::var_os("HUTCH_TEST_CGROUP2")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/sys/fs/cgroup/unified"));
-    assert!(
-        root.join("cgroup.procs").exists(),
-        "no cgroup v2 hierarchy at {} (set HUTCH_TEST_CGROUP2); these tests need root",
-        root.display()
-    );
-    root
+    common::hierarchy().root().to_owned()
 }
 
 /// A cgroup `hutch-test-<pid>-watch<n>/cg`, removed (and checked gone, with its parent)

@@ -83,6 +83,31 @@ impl Leaks {
     }
 }
 
+/// `setpriv` arguments that re-run the test `test` of this test binary alone, as uid and
+/// gid 65534 (`nobody`) with no supplementary groups. The caller sets a variable that tells the
+/// re-run test it is the unprivileged half.
+pub fn as_nobody(test: &str) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = ["--reuid=65534", "--regid=65534", "--clear-groups"]
+        .iter()
+        .map(Into::into)
+        .collect();
+    args.push(std::env::current_exe().unwrap().into());
+    args.extend(["--exact", test, "--nocapture"].iter().map(Into::into));
+    args
+}
+
+/// Asserts that a test re-run by [`as_nobody`] passed.
+pub fn assert_rerun_passed(out: &std::process::Output) {
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("1 passed"),
+        "the unprivileged run failed: {}\n{}{}",
+        out.status,
+        text,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A unique name for things this test creates on the host.
 pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};

@@ -283,3 +283,55 @@ fn main() -> ExitCode {
         _ => ExitCode::FAILURE,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_like_docker() {
+        assert_eq!(parse_size("64M"), Ok(64 << 20));
+        assert_eq!(parse_size("1g"), Ok(1 << 30));
+        assert_eq!(parse_size("512k"), Ok(512 << 10));
+        assert_eq!(parse_size("1mb"), Ok(1 << 20));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("").is_err());
+        assert!(parse_size("-1m").is_err());
+        assert!(parse_size("12q").unwrap_err().contains("12q"));
+        assert!(
+            parse_size("99999999999t")
+                .unwrap_err()
+                .contains("too large")
+        );
+    }
+
+    #[test]
+    fn volumes() {
+        assert_eq!(parse_volume("/a:/b"), Ok(("/a".into(), "/b".into(), false)));
+        assert_eq!(
+            parse_volume("/a:/b:ro"),
+            Ok(("/a".into(), "/b".into(), true))
+        );
+        assert!(parse_volume("/a").unwrap_err().contains("/a"));
+        assert!(parse_volume("/a:/b:xx").is_err());
+    }
+
+    #[test]
+    fn device_rates_name_the_problem() {
+        assert!(
+            parse_device_rate("/dev/null")
+                .unwrap_err()
+                .contains("DEVICE:RATE")
+        );
+        assert!(
+            parse_device_rate("/dev/null:1m")
+                .unwrap_err()
+                .contains("not a block device")
+        );
+        assert!(
+            parse_device_rate("/nonexistent:1m")
+                .unwrap_err()
+                .contains("/nonexistent")
+        );
+    }
+}

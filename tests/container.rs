@@ -151,6 +151,25 @@ fn works_unprivileged_via_setpriv() {
         assert_eq!(&lines[..3], ["0", "unpriv", "1"]);
         let map: Vec<&str> = lines[3].split_whitespace().collect();
         assert_eq!(map, ["0", "65534", "1"]);
+        // Mounts, an init and joining a running container work unprivileged too.
+        c.tmpfs("/tmp").init(true);
+        let mut child = c
+            .command("/bin/sh")
+            .args(["-c", "echo up > /tmp/f; exec sleep 30"])
+            .spawn()
+            .unwrap();
+        let mut seen = String::new();
+        for _ in 0..250 {
+            let out = child.exec("/bin/cat").arg("/tmp/f").output().unwrap();
+            seen = String::from_utf8(out.stdout).unwrap();
+            if seen == "up\n" {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(seen, "up\n");
+        child.kill().unwrap();
+        child.wait().unwrap();
         return;
     }
     let _g = shared();

@@ -33,6 +33,24 @@ fn spawn(c: &mut Criterion) {
     g.bench_function("hutch_default_with_cgroup", |b| {
         b.iter(|| black_box(full.command("/bin/true").status().unwrap()))
     });
+    // The same isolation with bubblewrap, when it is installed (`apt-get install bubblewrap`):
+    // new pid, mount, uts, ipc, net and cgroup namespaces and a fresh /proc.
+    let bwrap = std::path::Path::new("/usr/bin/bwrap");
+    if bwrap.exists() {
+        g.bench_function("bubblewrap_unshare_all", |b| {
+            b.iter(|| {
+                black_box(
+                    std::process::Command::new(bwrap)
+                        .args(["--unshare-all", "--ro-bind", "/", "/", "--proc", "/proc"])
+                        .args(["--dev", "/dev", "/bin/true"])
+                        .status()
+                        .unwrap(),
+                )
+            })
+        });
+    } else {
+        eprintln!("spawn bench: /usr/bin/bwrap not installed, no bubblewrap comparison");
+    }
     g.finish();
 }
 

@@ -267,7 +267,9 @@ impl Container {
     /// # Caveats
     ///
     /// The kernel sends the signal when the *thread* that created the child exits, not the
-    /// process: spawn from a long-lived thread (e.g. the main thread) when using this.
+    /// process: spawn from a long-lived thread (e.g. the main thread) when using this. A parent
+    /// *process* that dies while the child is being set up is noticed (through its pidfd); a
+    /// spawning thread that ends in that instant, while its process lives on, is not.
     pub fn die_with_parent(&mut self, enable: bool) -> &mut Self {
         self.die_with_parent = enable;
         self

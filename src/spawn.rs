@@ -457,6 +457,12 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         None => None,
     };
 
+    let parent_pidfd = if c.die_with_parent && !joining {
+        Some(sys::pidfd_open(std::process::id() as libc::pid_t).map_err(parent("pidfd_open"))?)
+    } else {
+        None
+    };
+
     // Made before the clone, so that nothing can fail once the process runs.
     let link = match &cmd.join {
         Some(j) => ContainerLink {
@@ -483,7 +489,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
             report_r.as_raw_fd(),
             sync.as_ref().map_or(-1, |(_, w)| w.as_raw_fd()),
         ],
-        death_signal: c.die_with_parent && !joining,
+        death_signal: parent_pidfd.as_ref().map(|fd| fd.as_raw_fd()),
         time_namespace: time.is_some(),
         time_for_children: TIME_FOR_CHILDREN,
         hostname,

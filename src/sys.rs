@@ -123,7 +123,9 @@ pub(crate) struct Prepared {
     /// The parent's ends of the report and sync channels: closed first thing in the child, so
     /// that it sees end-of-file on the sync channel if the parent goes away.
     pub parent_ends: [RawFd; 2],
-    pub death_signal: bool,
+    /// Set `PR_SET_PDEATHSIG`; the pidfd is the parent process's, checked right after, to
+    /// close the race of a parent that died before the prctl.
+    pub death_signal: Option<RawFd>,
     pub time_namespace: bool,
     pub time_for_children: &'static CStr,
     pub hostname: Option<CString>,
@@ -444,11 +446,24 @@ unsafe fn loopback_up(p: &Prepared, req: &libc::ifreq) {
 }
 
 fn set_death_signal(p: &Prepared) {
-    // SAFETY: a plain prctl.
-    if p.death_signal
-        && unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) } == -1
-    {
-        fail(p, step::DEATH_SIGNAL, 0);
+    let Some(parent) = p.death_signal else {
+        return;
+    };
+    // SAFETY: a plain prctl, then a zero-timeout poll of the parent's pidfd.
+    unsafe {
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) == -1 {
+            fail(p, step::DEATH_SIGNAL, 0);
+        }
+        // The parent may have died before the prctl: then no signal will ever come. Its
+        // pidfd is readable once it has exited.
+        let mut pfd = libc::pollfd {
+            fd: parent,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        if libc::poll(&mut pfd, 1, 0) == 1 {
+            exit(128 + libc::SIGKILL);
+        }
     }
 }
 

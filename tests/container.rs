@@ -532,8 +532,24 @@ fn rootfs_pivot_with_minimal_dev() {
         fs::create_dir(root.0.join(d)).unwrap();
     }
     fs::write(root.0.join("etc/marker"), "in the rootfs\n").unwrap();
+    // An absolute symlink in the image, as /etc/localtime is in most: a bind onto it must land
+    // inside the rootfs, never on the host path the link names before the pivot.
+    let target = format!("/hutch-link-target-{}", std::process::id());
+    std::os::unix::fs::symlink(format!("{target}/greeting"), root.0.join("etc/greeting")).unwrap();
+    let greeting = TempDir::new("hutch-greeting");
+    fs::write(greeting.0.join("g"), "hello through a link\n").unwrap();
     let mut c = Container::new();
-    c.rootfs(&root.0).bind_ro("/usr", "/usr").tmpfs("/tmp");
+    c.rootfs(&root.0)
+        .bind_ro("/usr", "/usr")
+        .tmpfs("/tmp")
+        .bind_ro(greeting.0.join("g"), "/etc/greeting");
+    let out = sh(&c, "cat /etc/greeting");
+    assert_eq!(out, "hello through a link\n");
+    assert!(
+        !std::path::Path::new(&target).exists(),
+        "a mount point was made on the host"
+    );
+    assert!(root.0.join(&target[1..]).join("greeting").exists());
     let out = sh(
         &c,
         "cat /etc/marker; ls /; head -c 4 /dev/zero | od -An -tx1; echo hi > /dev/null && echo null-ok; \

@@ -801,6 +801,15 @@ impl Cgroup {
     /// wait then reports [`CgroupError::Timeout`] rather than looping forever.
     pub fn remove_timeout(self, timeout: Duration) -> Result<(), CgroupError> {
         let deadline = Instant::now() + timeout;
+        // Only the root has no cgroup.type; it also has no cgroup.kill, and the fallback
+        // below would signal every process of the host.
+        if sys::read_at(self.fd.as_fd(), OsStr::new("cgroup.type"))
+            .is_err_and(|e| e.raw_os_error() == Some(libc::ENOENT))
+        {
+            return Err(CgroupError::RemoveRoot {
+                path: self.path.clone(),
+            });
+        }
         match self.kill() {
             Ok(()) => {}
             // Before Linux 5.14 there is no cgroup.kill: signal what cgroup.procs lists.
@@ -809,6 +818,11 @@ impl Cgroup {
             {
                 self.kill_listed()?
             }
+            // A threaded cgroup cannot be killed on its own (the kernel kills whole
+            // processes, from their threaded domain); an empty one can still be removed.
+            Err(CgroupError::Write { ref source, .. })
+                if source.raw_os_error() == Some(libc::EOPNOTSUPP)
+                    && self.events().is_ok_and(|e| !e.populated) => {}
             Err(e) => return Err(e),
         }
         if self.events().is_ok_and(|e| e.populated) {

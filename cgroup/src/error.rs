@@ -23,8 +23,9 @@ impl ParseError {
         while !text.is_char_boundary(end) {
             end -= 1;
         }
+        let cut = end < text.len();
         let mut text = text[..end].to_owned();
-        if end < text.len() {
+        if cut {
             text.push('…');
         }
         ParseError {
@@ -168,6 +169,13 @@ pub enum CgroupError {
         /// The OS error (`EBUSY` after the retries means it still has members or children).
         #[source]
         source: io::Error,
+    },
+    /// `remove` was called on the root of the hierarchy, which has no `cgroup.kill` and holds
+    /// every process of the host: refused before anything is signalled.
+    #[error("refusing to remove {path}: it is the root of the cgroup hierarchy")]
+    RemoveRoot {
+        /// The root cgroup directory.
+        path: PathBuf,
     },
     /// A child name is not a single, plain path component.
     #[error("invalid cgroup name {name:?}: {reason}")]

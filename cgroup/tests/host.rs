@@ -514,3 +514,26 @@ fn helper_process() {
         other => panic!("unknown helper role {other}"),
     }
 }
+
+#[test]
+fn an_empty_threaded_cgroup_can_be_removed_on_its_own() {
+    let t = TestCgroup::new("threaded-rm");
+    let t1 = t.create_child("t1").unwrap();
+    t1.set_type_threaded().unwrap();
+    let path = t1.path().to_owned();
+    t1.remove().expect("an empty threaded cgroup is removable");
+    assert!(!path.exists());
+    t.finish();
+}
+
+#[test]
+fn removing_the_root_is_refused_before_anything_is_signalled() {
+    let root = common::hierarchy().open_root().unwrap();
+    let err = root.remove().unwrap_err();
+    assert!(
+        matches!(err, hutch_cgroup::CgroupError::RemoveRoot { .. }),
+        "{err:?}"
+    );
+    // Still alive, and the root is still there.
+    assert!(common::hierarchy().root().join("cgroup.procs").exists());
+}

@@ -411,8 +411,11 @@ impl NsHandle {
     ///   (`CLONE_FS`), i.e. in any multithreaded Rust program.
     /// - **user**: refused with `EINVAL` in a multithreaded process; on success the thread
     ///   gains a full capability set in the new namespace and ids are re-mapped.
-    /// - **pid**, **time**: the caller itself does not move; only children created
-    ///   afterwards are born in the namespace (time: `EUSERS` if multithreaded).
+    /// - **pid**: the caller itself does not move; only children created afterwards are born
+    ///   in the namespace.
+    /// - **time**: the caller moves (and its children after it): `CLOCK_MONOTONIC` and
+    ///   `CLOCK_BOOTTIME` jump by the namespace's offsets for the whole process, so
+    ///   `std::time::Instant` can go backwards; refused if the process is multithreaded.
     ///
     /// The caller must make sure no other part of the program relies on the thread's old
     /// namespaces. The safest use is a dedicated thread, or a freshly forked child.
@@ -490,9 +493,11 @@ impl NsHandle {
     /// Undoes [`NsHandle::persist`]: detaches the mount at `path` (`umount2(MNT_DETACH)`)
     /// and removes the file. The namespace lives on while any process or fd holds it.
     ///
+    /// Like `ip netns del`, a file with nothing mounted on it (left by a crash, or unmounted
+    /// by propagation) is still removed. Symlinks are not followed.
+    ///
     /// # Errors
-    /// [`NsError::Unpersist`] naming the path and the step (`EINVAL` from the unmount if
-    /// nothing is mounted there).
+    /// [`NsError::Unpersist`] naming the path and the step.
     #[doc(alias = "umount2")]
     pub fn unpersist(path: impl AsRef<Path>) -> Result<(), NsError> {
         let path = path.as_ref();
@@ -505,7 +510,12 @@ impl NsHandle {
         };
         let target = CString::new(path.as_os_str().as_bytes())
             .map_err(|_| err(PersistStep::Unmount)(io::Error::from_raw_os_error(libc::EINVAL)))?;
-        sys::umount2(&target, libc::MNT_DETACH).map_err(err(PersistStep::Unmount))?;
+        match sys::umount2(&target, libc::MNT_DETACH | libc::UMOUNT_NOFOLLOW) {
+            Ok(()) => {}
+            // Nothing mounted there: the stale file is still ours to remove.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
+            Err(e) => return Err(err(PersistStep::Unmount)(e)),
+        }
         fs::remove_file(path).map_err(err(PersistStep::RemoveFile))
     }
 

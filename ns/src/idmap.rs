@@ -438,6 +438,15 @@ pub struct IdMapOutcome {
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum IdMapError {
+    /// `SetGroups::Allow` was asked for, but the helper (`newgidmap`, mapping only the
+    /// caller's own group) set `setgroups` to `deny`.
+    #[error("setgroups of pid {pid} is \"deny\" after newgidmap ({}), but \"allow\" was asked for", path.display())]
+    SetGroupsDenied {
+        /// The process.
+        pid: u32,
+        /// Its `setgroups` file.
+        path: PathBuf,
+    },
     /// A map failed [`IdMap::validate`]; nothing was written.
     #[error("invalid {kind} map")]
     Invalid {
@@ -469,7 +478,7 @@ pub enum IdMapError {
         pid: u32,
         /// The file.
         path: PathBuf,
-        /// The OS error (`EPERM`: not allowed; `EINVAL`: map already written or rejected).
+        /// The OS error (`EPERM`: not allowed, or the map was already written; `EINVAL`: rejected).
         #[source]
         source: io::Error,
     },
@@ -628,6 +637,18 @@ impl IdMapWriter {
             }
             m => (m, m),
         };
+        // Maps can be written only once: find a missing helper before anything is written, so
+        // that a failure never leaves the process half-mapped.
+        for (method, program) in [(uid_method, &self.newuidmap), (gid_method, &self.newgidmap)] {
+            if method == IdMapMethod::Helper
+                && let Err(source) = std::fs::metadata(program)
+            {
+                return Err(IdMapError::HelperMissing {
+                    program: program.clone(),
+                    source,
+                });
+            }
+        }
         let proc_dir = self.proc_root.join(pid.to_string());
         // setgroups must be settled before gid_map is written. newgidmap may write "deny"
         // itself, but never "allow", so "allow" is left to the kernel default there.
@@ -637,6 +658,19 @@ impl IdMapWriter {
         }
         self.write_map(pid, &proc_dir, IdKind::Uid, uid, uid_method)?;
         self.write_map(pid, &proc_dir, IdKind::Gid, gid, gid_method)?;
+        if gid_method == IdMapMethod::Helper && setgroups == SetGroups::Allow {
+            // newgidmap writes "deny" itself when it maps only the caller's own group: never
+            // report "allow" when the kernel says otherwise.
+            let path = proc_dir.join("setgroups");
+            let now = std::fs::read_to_string(&path).map_err(|source| IdMapError::Write {
+                pid,
+                path: path.clone(),
+                source,
+            })?;
+            if now.trim() != "allow" {
+                return Err(IdMapError::SetGroupsDenied { pid, path });
+            }
+        }
         Ok(IdMapOutcome {
             uid: uid_method,
             gid: gid_method,

@@ -25,10 +25,12 @@
 //! filesystem.
 //!
 //! # Caveats
-//! The rootfs is trusted: paths inside it are resolved by the kernel the ordinary way, so a
-//! symlink in the rootfs on the way to a destination is followed (possibly out of the
-//! rootfs) when mount points are created and mounted on. Prepare untrusted images so that
-//! they contain no such symlinks, or bind them read-only first.
+//! Destinations inside a rootfs are resolved in [`MountPlan::prepare`], in the parent,
+//! following symlinks as the container will see them (with the rootfs as `/`), so that an
+//! image's `/etc/localtime -> /usr/share/zoneinfo/...` is mounted on inside the rootfs. The
+//! rootfs is still trusted: one that is changed between `prepare` and the spawn (a symlink
+//! swapped in) can redirect a mount point out of it. Do not prepare plans for rootfs
+//! directories that untrusted processes can write to.
 //!
 //! # References
 //! - [mount(2)](https://man7.org/linux/man-pages/man2/mount.2.html),
@@ -351,6 +353,10 @@ impl MountPlan {
         for m in &self.mounts {
             match m {
                 UserMount::Tmpfs { dst, options } => {
+                    // tmpfs reads `size=0` as "no limit": never what a caller of size 0 meant.
+                    if options.size == Some(0) {
+                        return Err(MountPlanError::TmpfsSizeZero { path: dst.clone() });
+                    }
                     let full = join(root, dst)?;
                     b.mount_point(MountStep::Tmpfs, root, &full, true)?;
                     let data = options.data();
@@ -472,15 +478,73 @@ fn join(root: Option<&Path>, path: &Path) -> Result<PathBuf, MountPlanError> {
     }
     Ok(match root {
         None => path.to_owned(),
-        Some(root) => {
-            let rel = path.strip_prefix("/").unwrap_or(path);
-            if rel.as_os_str().is_empty() {
-                root.to_owned()
-            } else {
-                root.join(rel)
+        Some(root) => resolve_in_root(root, path)?,
+    })
+}
+
+/// The most symlinks followed while resolving one path (the kernel's own limit).
+const MAX_SYMLINKS: u32 = 40;
+
+/// Resolves `path` inside `root` the way the container will see it once `root` is its `/`:
+/// a symlink met on the way is followed with `root` as the root (an absolute target starts
+/// again at `root`, `..` stops at `root`). Components that do not exist yet are kept as they
+/// are (the child creates them). So a destination such as `/etc/localtime`, a symlink to
+/// `/usr/share/zoneinfo/...` in most images, is mounted on inside the rootfs, never on the
+/// host's file it would name before the pivot.
+fn resolve_in_root(root: &Path, path: &Path) -> Result<PathBuf, MountPlanError> {
+    use std::collections::VecDeque;
+    use std::ffi::OsString;
+    let mut todo: VecDeque<OsString> = path
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_owned()),
+            _ => None,
+        })
+        .collect();
+    let mut done = root.to_path_buf();
+    let mut depth = 0usize; // components of `done` below `root`
+    let mut links = 0;
+    while let Some(c) = todo.pop_front() {
+        if c == ".." {
+            if depth > 0 {
+                done.pop();
+                depth -= 1;
+            }
+            continue;
+        }
+        let candidate = done.join(&c);
+        match fs::symlink_metadata(&candidate) {
+            Ok(m) if m.file_type().is_symlink() => {
+                links += 1;
+                if links > MAX_SYMLINKS {
+                    return Err(MountPlanError::SymlinkLoop {
+                        path: path.to_owned(),
+                    });
+                }
+                let target =
+                    fs::read_link(&candidate).map_err(|source| MountPlanError::Resolve {
+                        path: candidate.clone(),
+                        source,
+                    })?;
+                if target.is_absolute() {
+                    done = root.to_path_buf();
+                    depth = 0;
+                }
+                for t in target.components().rev() {
+                    match t {
+                        Component::Normal(n) => todo.push_front(n.to_owned()),
+                        Component::ParentDir => todo.push_front("..".into()),
+                        _ => {}
+                    }
+                }
+            }
+            _ => {
+                done.push(&c);
+                depth += 1;
             }
         }
-    })
+    }
+    Ok(done)
 }
 
 #[derive(Default)]
@@ -941,6 +1005,27 @@ impl MountFailure {
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum MountPlanError {
+    /// A tmpfs with `size: Some(0)`, which the kernel would take as unlimited.
+    #[error("tmpfs at {} has size 0, which tmpfs takes as unlimited; use None for no limit", path.display())]
+    TmpfsSizeZero {
+        /// The tmpfs destination.
+        path: PathBuf,
+    },
+    /// Resolving a destination inside the rootfs met more than 40 symlinks.
+    #[error("too many symlinks resolving {} inside the rootfs", path.display())]
+    SymlinkLoop {
+        /// The destination as given.
+        path: PathBuf,
+    },
+    /// A symlink inside the rootfs could not be read while resolving a destination.
+    #[error("cannot read the symlink {} inside the rootfs", path.display())]
+    Resolve {
+        /// The symlink.
+        path: PathBuf,
+        /// The error from readlink.
+        #[source]
+        source: io::Error,
+    },
     /// A path contains a NUL byte.
     #[error("path {path:?} contains a NUL byte")]
     NulByte {

@@ -217,27 +217,31 @@ pub(crate) fn raw_mkdir(path: &CStr, mode: libc::mode_t) -> Result<(), c_int> {
     }
 }
 
-/// Creates `path` as an empty file if it does not exist (`open(O_CREAT)` + `close`).
+/// Creates `path` as an empty file if nothing is there yet; anything already there (a file,
+/// a FIFO, a device node, a directory) is left alone and is a fine mount point. `O_EXCL` means
+/// an existing entry is never opened: opening a FIFO would block and a device node could have
+/// side effects.
 pub(crate) fn raw_create_file(path: &CStr, mode: libc::mode_t) -> Result<(), c_int> {
+    if let Ok(Some(_)) = raw_kind(path) {
+        return Ok(());
+    }
     // SAFETY: path is a valid C string; the fd returned is closed right after.
     let fd = unsafe {
         libc::open(
             path.as_ptr(),
-            libc::O_WRONLY | libc::O_CREAT | libc::O_CLOEXEC | libc::O_NOCTTY,
+            libc::O_WRONLY
+                | libc::O_CREAT
+                | libc::O_EXCL
+                | libc::O_NOFOLLOW
+                | libc::O_CLOEXEC
+                | libc::O_NOCTTY,
             mode as libc::c_uint,
         )
     };
     if fd < 0 {
-        // An existing file that cannot be opened for writing (e.g. on a read-only
-        // filesystem) is still a fine mount point.
+        // Created by someone else meanwhile: fine as well.
         let e = errno();
-        return match e {
-            libc::EROFS | libc::EACCES | libc::EISDIR | libc::ETXTBSY => match raw_kind(path) {
-                Ok(Some(_)) => Ok(()),
-                _ => Err(e),
-            },
-            _ => Err(e),
-        };
+        return if e == libc::EEXIST { Ok(()) } else { Err(e) };
     }
     // SAFETY: fd was just opened by us.
     unsafe { libc::close(fd) };
@@ -271,8 +275,9 @@ pub(crate) fn raw_kind(path: &CStr) -> Result<Option<bool>, c_int> {
     // SAFETY: path is a valid C string, st a valid out-pointer.
     let ret = unsafe { libc::stat(path.as_ptr(), &mut st) };
     if ret < 0 {
+        // ENOTDIR: a component of the path is a file, so the path does not exist either.
         return match errno() {
-            libc::ENOENT => Ok(None),
+            libc::ENOENT | libc::ENOTDIR => Ok(None),
             e => Err(e),
         };
     }

@@ -190,9 +190,10 @@ pub enum TimeNsError {
     },
 }
 
-/// Sets the clock offsets of the time namespace process `pid` created for its children
-/// (`unshare(CLONE_NEWTIME)` / `clone3(CLONE_NEWTIME)`), in one `write(2)` of both lines.
-/// Must happen before any process enters that namespace.
+/// Sets the clock offsets of the time namespace process `pid` created for its children with
+/// `unshare(CLONE_NEWTIME)`, in one `write(2)` of both lines. Must happen before any process
+/// enters that namespace — so not for a `clone3(CLONE_NEWTIME)` child, which is born inside
+/// it (`EACCES`): unshare, write the offsets, then fork, exec or `setns` into it.
 ///
 /// # Errors
 /// [`TimeNsError::Write`] naming the pid and the file.

@@ -167,17 +167,29 @@ fn helper_binaries_write_the_callers_own_id() {
         );
     }
     let dir = TempDir::new("idmap-helper");
-    let mut child = userns_child(&dir.path().join("f"));
     let map = IdMap::single(0, 0);
+    // newgidmap mapping only the caller's own group writes `deny` to setgroups itself:
+    // asking for `allow` is then an error, never a silent change.
+    let mut refused = userns_child(&dir.path().join("g"));
+    let err = IdMapWriter::new()
+        .method(IdMapMethod::Helper)
+        .write(refused.id(), &map, &map, SetGroups::Allow)
+        .unwrap_err();
+    assert!(matches!(err, IdMapError::SetGroupsDenied { .. }), "{err:?}");
+    refused.go(1);
+    let _ = (refused.recv(), refused.recv());
+    assert_eq!(refused.wait(), 0);
+
+    let mut child = userns_child(&dir.path().join("f"));
     let outcome = IdMapWriter::new()
         .method(IdMapMethod::Helper)
-        .write(child.id(), &map, &map, SetGroups::Allow)
+        .write(child.id(), &map, &map, SetGroups::Deny)
         .unwrap();
     assert_eq!(
         (outcome.uid, outcome.gid),
         (IdMapMethod::Helper, IdMapMethod::Helper)
     );
-    assert!(!outcome.wrote_setgroups);
+    assert_eq!(proc_file(child.pid, "setgroups").trim(), "deny");
     assert_eq!(
         proc_file(child.pid, "uid_map").parse::<IdMap>().unwrap(),
         map

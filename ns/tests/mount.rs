@@ -50,7 +50,12 @@ fn tmpfs_bind_ro_mask_and_readonly_stay_inside() {
     let (c_secret, c_secret_key, c_secret_new) =
         (c(&secret), c(secret.join("key")), c(secret.join("new")));
     let mut child = fork(|side| {
-        side.send(unshare(libc::CLONE_NEWNS));
+        let unshared = unshare(libc::CLONE_NEWNS);
+        side.send(unshared);
+        if unshared != 0 {
+            // Never apply a plan to the test runner's own mount namespace.
+            return 1;
+        }
         // SAFETY: this forked child has its own mount namespace.
         let applied = unsafe { prepared.apply() };
         side.send(applied.map_or_else(|f| f.encode() as i64, |()| 0));
@@ -155,7 +160,12 @@ fn pivot_into_rootfs_with_proc_dev_and_readonly_root() {
     assert_eq!(prepared.rootfs(), Some(root.as_path()));
 
     let mut child = fork(|side| {
-        side.send(unshare(libc::CLONE_NEWNS));
+        let unshared = unshare(libc::CLONE_NEWNS);
+        side.send(unshared);
+        if unshared != 0 {
+            // Never apply a plan to the test runner's own mount namespace.
+            return 1;
+        }
         // SAFETY: this forked child has its own mount namespace.
         let applied = unsafe { prepared.apply() };
         side.send(applied.map_or_else(|f| f.encode() as i64, |()| 0));
@@ -263,7 +273,12 @@ fn failure_in_child_is_described_with_the_path() {
         .tmpfs(&missing, TmpfsOptions::default());
     let prepared = plan.prepare().unwrap();
     let mut child = fork(|side| {
-        side.send(unshare(libc::CLONE_NEWNS));
+        let unshared = unshare(libc::CLONE_NEWNS);
+        side.send(unshared);
+        if unshared != 0 {
+            // Never apply a plan to the test runner's own mount namespace.
+            return 1;
+        }
         // SAFETY: this forked child has its own mount namespace.
         let applied = unsafe { prepared.apply() };
         side.send(applied.map_or_else(|f| f.encode() as i64, |()| 0));
@@ -327,14 +342,23 @@ fn plan_applies_inside_a_user_namespace() {
         .mask("/etc");
     let prepared = plan.prepare().unwrap();
     let mut child = fork(|side| {
-        side.send(unshare(libc::CLONE_NEWUSER));
+        let unshared = unshare(libc::CLONE_NEWUSER);
+        side.send(unshared);
+        if unshared != 0 {
+            return 1;
+        }
         if side.wait() < 0 {
             return 1;
         }
         // SAFETY: credential calls in this forked, single-threaded child.
         let root = unsafe { libc::setresgid(0, 0, 0) == 0 && libc::setresuid(0, 0, 0) == 0 };
         side.send(i64::from(root));
-        side.send(unshare(libc::CLONE_NEWNS));
+        let unshared = unshare(libc::CLONE_NEWNS);
+        side.send(unshared);
+        if unshared != 0 {
+            // Never apply a plan to the test runner's own mount namespace.
+            return 1;
+        }
         // SAFETY: this forked child has its own mount namespace.
         let applied = unsafe { prepared.apply() };
         side.send(applied.map_or_else(|f| f.encode() as i64, |()| 0));

@@ -181,7 +181,9 @@ pub(crate) fn poll_pri(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result<bool
         if rc < 0 {
             let err = io::Error::last_os_error();
             if err.kind() == io::ErrorKind::Interrupted {
-                continue;
+                // Not "ready": the callers recompute what is left of their deadline, so a
+                // stream of signals cannot stretch the timeout.
+                return Ok(false);
             }
             return Err(err);
         }

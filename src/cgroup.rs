@@ -170,6 +170,10 @@ pub(crate) fn prepare(cfg: &CgroupConfig) -> Result<Option<ContainerCgroup>, Spa
     }
     // Anything the caller said about the cgroup makes it required: only a container with
     // no cgroup settings at all may run without one.
+    // Values the kernel would reject are reported before any cgroup is made.
+    if let Err((file, source)) = cfg.resources.validate() {
+        return Err(SpawnError::InvalidLimit { file, source });
+    }
     let required = limits
         || o.mode == Mode::Required
         || o.parent.is_some()

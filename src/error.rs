@@ -209,6 +209,15 @@ pub enum SpawnError {
     /// applying limits).
     #[error("cgroup setup failed")]
     Cgroup(#[source] hutch_cgroup::CgroupError),
+    /// A cgroup limit has a value the kernel would reject (checked before anything is made).
+    #[error("invalid value for {file}")]
+    InvalidLimit {
+        /// The cgroup file the limit is for, e.g. `pids.max`.
+        file: std::borrow::Cow<'static, str>,
+        /// What is wrong with the value.
+        #[source]
+        source: hutch_cgroup::ParseError,
+    },
     /// The device access policy could not be loaded or attached to the container's cgroup.
     #[error("device access policy")]
     Devices(#[source] hutch_cgroup::device::DeviceError),

@@ -129,6 +129,27 @@ fn a_kept_cgroup_is_still_removed_when_the_spawn_fails() {
 }
 
 #[test]
+fn a_limit_the_kernel_would_reject_is_reported_before_anything_is_made() {
+    let _g = exclusive();
+    let parent = Parent::new();
+    let mut c = Container::new();
+    c.cgroup_parent(&parent.0).limit_pids(10_000_000);
+    let leaks = Leaks::snapshot();
+    let err = c.command("true").spawn().unwrap_err();
+    leaks.assert_none("invalid pids limit");
+    assert!(matches!(err, SpawnError::InvalidLimit { .. }), "{err:?}");
+    let msg = hutch::error_chain(&err);
+    assert!(msg.contains("pids.max") && msg.contains("4194304"), "{msg}");
+    assert_eq!(
+        fs::read_dir(&parent.0)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().is_dir())
+            .count(),
+        0
+    );
+}
+
+#[test]
 fn disabled_cgroup_with_cgroup_settings_is_a_config_error() {
     let _g = shared();
     let mut c = Container::new();

@@ -103,5 +103,11 @@ impl FromStr for Controller {
 
 /// Parses a space-separated controller list (`cgroup.controllers`).
 pub(crate) fn parse_list(text: &str) -> Result<Vec<Controller>, ParseError> {
-    text.split_whitespace().map(str::parse).collect()
+    // A list the kernel wrote may name controllers this crate does not know (`debug`, or one
+    // added after it was written): those are skipped, not an error that would make every
+    // controller query fail on that host. Names given by callers are still checked.
+    Ok(text
+        .split_whitespace()
+        .filter_map(|name| name.parse().ok())
+        .collect())
 }

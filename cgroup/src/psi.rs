@@ -34,21 +34,25 @@ pub struct PressureLine {
 /// use hutch_cgroup::psi::Pressure;
 /// let p: Pressure = "some avg10=0.50 avg60=0.10 avg300=0.00 total=1234\n\
 ///                    full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n".parse().unwrap();
-/// assert_eq!(p.some.avg10, 0.5);
-/// assert_eq!(p.some.total.as_micros(), 1234);
+/// let some = p.some.unwrap();
+/// assert_eq!(some.avg10, 0.5);
+/// assert_eq!(some.total.as_micros(), 1234);
+/// // irq.pressure has only a `full` line.
+/// let irq: Pressure = "full avg10=0.00 avg60=0.00 avg300=0.00 total=7\n".parse().unwrap();
+/// assert_eq!(irq.some, None);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Pressure {
-    /// `some`: at least one task stalled.
-    pub some: PressureLine,
+    /// `some`: at least one task stalled (absent from `irq.pressure`, which has only `full`).
+    pub some: Option<PressureLine>,
     /// `full`: all non-idle tasks stalled (absent from `cpu.pressure` before 5.13).
     pub full: Option<PressureLine>,
 }
 
 impl Pressure {
-    /// From both lines.
-    pub fn new(some: PressureLine, full: Option<PressureLine>) -> Self {
+    /// From its lines.
+    pub fn new(some: Option<PressureLine>, full: Option<PressureLine>) -> Self {
         Pressure { some, full }
     }
 }
@@ -68,7 +72,9 @@ impl fmt::Display for PressureLine {
 
 impl fmt::Display for Pressure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "some {}", self.some)?;
+        if let Some(some) = &self.some {
+            writeln!(f, "some {some}")?;
+        }
         if let Some(full) = &self.full {
             writeln!(f, "full {full}")?;
         }
@@ -158,7 +164,13 @@ impl FromStr for Pressure {
                 }
             }
         }
-        let some = some.ok_or_else(|| ParseError::new("pressure file", s, "no `some` line"))?;
+        if some.is_none() && full.is_none() {
+            return Err(ParseError::new(
+                "pressure file",
+                s,
+                "no `some` or `full` line",
+            ));
+        }
         Ok(Pressure { some, full })
     }
 }

@@ -215,6 +215,39 @@ impl Setting {
                     format!("must be a multiple of the page size {size}"),
                 ))
             }
+            // The kernel answers ERANGE (newer) or EINVAL (older) to a zero rate.
+            Setting::IoMax(m) if [m.rbps, m.wbps, m.riops, m.wiops].contains(&Some(0)) => {
+                Err(ParseError::new(
+                    "io.max",
+                    &self.value(),
+                    "a rate of 0 is rejected by the kernel; use None for no limit",
+                ))
+            }
+            // Written in microseconds: below 1 µs it would read as `target=0`, which the
+            // kernel takes as "no target" — a limit silently removed.
+            Setting::IoLatency(l) if l.target.is_some_and(|t| t.as_micros() == 0) => {
+                Err(ParseError::new(
+                    "io.latency",
+                    &self.value(),
+                    "the target must be at least 1 µs; use None to remove it",
+                ))
+            }
+            // PID_MAX_LIMIT (4 Mi): pids.max above it is EINVAL.
+            Setting::PidsMax(Max::Value(n)) if n.0 > 1 << 22 => Err(ParseError::new(
+                "pids.max",
+                &self.value(),
+                "must be at most 4194304 (PID_MAX_LIMIT)",
+            )),
+            // Parsed by the kernel as an int.
+            Setting::MaxDepth(Max::Value(n)) | Setting::MaxDescendants(Max::Value(n))
+                if *n > i32::MAX as u32 =>
+            {
+                Err(ParseError::new(
+                    "cgroup.max.*",
+                    &self.value(),
+                    "must be at most 2147483647",
+                ))
+            }
             Setting::RdmaMax(l)
                 if l.device.is_empty() || l.device.contains(char::is_whitespace) =>
             {

@@ -223,7 +223,10 @@ fn cpu_stat_pressure_and_stats_snapshot() {
         PressureResource::Io,
     ] {
         let pr = t.pressure(r).unwrap();
-        assert!(pr.some.avg10 >= 0.0 && pr.some.avg10 <= 100.0, "{pr:?}");
+        let some = pr
+            .some
+            .expect("cpu, memory and io pressure have a `some` line");
+        assert!(some.avg10 >= 0.0 && some.avg10 <= 100.0, "{pr:?}");
     }
     let snap = t.stats().unwrap();
     assert!(snap.cpu.usage >= st.usage);

@@ -119,9 +119,10 @@ fn cpu_stat_6_1_and_6_18() {
 #[test]
 fn pressure_files() {
     let p: Pressure = data("host-6.18-cpu.pressure").parse().unwrap();
-    assert_eq!(p.some.avg10, 14.36);
-    assert_eq!(p.some.avg300, 3.42);
-    assert_eq!(p.some.total, Duration::from_micros(16364272));
+    let some = p.some.unwrap();
+    assert_eq!(some.avg10, 14.36);
+    assert_eq!(some.avg300, 3.42);
+    assert_eq!(some.total, Duration::from_micros(16364272));
     assert_eq!(p.full.unwrap().total, Duration::ZERO);
     assert_eq!(p.to_string(), data("host-6.18-cpu.pressure"));
     let v: Pressure = data("vm-6.1-cpu.pressure").parse().unwrap();
@@ -131,9 +132,14 @@ fn pressure_files() {
         .parse()
         .unwrap();
     assert_eq!(old.full, None);
+    // irq.pressure has only a `full` line.
+    let irq: Pressure = "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+        .parse()
+        .unwrap();
+    assert_eq!(irq.some, None);
+    assert!(irq.full.is_some());
     for bad in [
         "",
-        "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n",
         "some avg10=0.00 avg60=0.00 total=0\n",
         "some avg10=-1.00 avg60=0.00 avg300=0.00 total=0\n",
         "some avg10=0.00 avg60=0.00 avg300=0.00 total=x\n",
@@ -450,6 +456,32 @@ fn pressure_line() -> impl Strategy<Value = PressureLine> {
         })
 }
 
+#[test]
+fn values_the_kernel_rejects_are_caught_before_writing() {
+    let dev = DevNum { major: 7, minor: 0 };
+    let mut io = IoMax::unlimited(dev);
+    io.wbps = Some(0);
+    let e = Setting::IoMax(io).validate().unwrap_err();
+    assert!(e.to_string().contains("0"), "{e}");
+    let lat = IoLatency {
+        device: dev,
+        target: Some(Duration::from_nanos(500)),
+    };
+    assert!(Setting::IoLatency(lat).validate().is_err());
+    assert!(
+        Setting::PidsMax(Max::Value(Count(1 << 22)))
+            .validate()
+            .is_ok()
+    );
+    assert!(
+        Setting::PidsMax(Max::Value(Count((1 << 22) + 1)))
+            .validate()
+            .is_err()
+    );
+    assert!(Setting::MaxDepth(Max::Value(u32::MAX)).validate().is_err());
+    assert!(Setting::MaxDescendants(Max::Value(10)).validate().is_ok());
+}
+
 proptest! {
     #[test]
     fn cpu_list_roundtrip(ranges in prop::collection::vec((0u32..5000, 0u32..50), 0..20)) {
@@ -492,7 +524,8 @@ proptest! {
     }
 
     #[test]
-    fn pressure_roundtrip(some in pressure_line(), full in prop::option::of(pressure_line())) {
+    fn pressure_roundtrip(some in prop::option::of(pressure_line()), full in prop::option::of(pressure_line())) {
+        prop_assume!(some.is_some() || full.is_some());
         let p = Pressure::new(some, full);
         prop_assert_eq!(p.to_string().parse::<Pressure>().unwrap(), p);
     }

@@ -175,20 +175,18 @@ pub(crate) fn poll_pri(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result<bool
     };
     let ms =
         libc::c_int::try_from(timeout.as_millis().saturating_add(1)).unwrap_or(libc::c_int::MAX);
-    loop {
-        // SAFETY: `pfd` is a valid pollfd array of length 1 living on our stack.
-        let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if rc < 0 {
-            let err = io::Error::last_os_error();
-            if err.kind() == io::ErrorKind::Interrupted {
-                // Not "ready": the callers recompute what is left of their deadline, so a
-                // stream of signals cannot stretch the timeout.
-                return Ok(false);
-            }
-            return Err(err);
+    // SAFETY: `pfd` is a valid pollfd array of length 1 living on our stack.
+    let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
+    if rc < 0 {
+        let err = io::Error::last_os_error();
+        if err.kind() == io::ErrorKind::Interrupted {
+            // Not "ready": the callers recompute what is left of their deadline, so a stream
+            // of signals cannot stretch the timeout.
+            return Ok(false);
         }
-        return Ok(rc > 0);
+        return Err(err);
     }
+    Ok(rc > 0)
 }
 
 /// `pread(fd, buf, 0)` of a whole small file into a `String` (re-reading the same open

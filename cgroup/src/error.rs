@@ -177,6 +177,21 @@ pub enum CgroupError {
         /// The root cgroup directory.
         path: PathBuf,
     },
+    /// A process's cgroup is outside the subtree of the hierarchy that is mounted here.
+    #[error(
+        "cgroup {cgroup} is outside the subtree {mount_root} mounted at {mount_point}",
+        cgroup = cgroup.display(),
+        mount_root = mount_root.display(),
+        mount_point = mount_point.display()
+    )]
+    OutsideMount {
+        /// The cgroup path from `/proc/<pid>/cgroup`.
+        cgroup: PathBuf,
+        /// The subtree the cgroup2 mount shows.
+        mount_root: PathBuf,
+        /// Where it is mounted.
+        mount_point: PathBuf,
+    },
     /// A child name is not a single, plain path component.
     #[error("invalid cgroup name {name:?}: {reason}")]
     InvalidName {

@@ -22,6 +22,10 @@ use crate::{Cgroup, CgroupError, Controller, ParseError, Pid};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hierarchy {
     root: PathBuf,
+    /// Which cgroup of the hierarchy is mounted at `root` (the mountinfo "root" field): `/`
+    /// normally, a subtree when only that was bind-mounted (e.g. a container without a
+    /// cgroup namespace).
+    mount_root: PathBuf,
 }
 
 /// Undoes the octal escapes (`\040` for space, …) of `/proc/self/mountinfo` fields.
@@ -47,16 +51,18 @@ fn unescape(field: &str) -> PathBuf {
     PathBuf::from(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(out))
 }
 
-/// One mountinfo line: (mount point, fstype, super options).
-fn mount_lines(mountinfo: &str) -> impl Iterator<Item = (PathBuf, &str, &str)> {
+/// One mountinfo line: (mount point, fstype, super options, root of the mount).
+fn mount_lines(mountinfo: &str) -> impl Iterator<Item = (PathBuf, &str, &str, PathBuf)> {
     mountinfo.lines().filter_map(|line| {
         let (left, right) = line.split_once(" - ")?;
-        let mount_point = left.split(' ').nth(4)?;
+        let mut l = left.split(' ');
+        let root = l.nth(3)?;
+        let mount_point = l.next()?;
         let mut r = right.split(' ');
         let fstype = r.next()?;
         let _source = r.next()?;
         let super_opts = r.next().unwrap_or("");
-        Some((unescape(mount_point), fstype, super_opts))
+        Some((unescape(mount_point), fstype, super_opts, unescape(root)))
     })
 }
 
@@ -74,8 +80,10 @@ fn mount_lines(mountinfo: &str) -> impl Iterator<Item = (PathBuf, &str, &str)> {
 /// ```
 pub fn v1_mount_of(mountinfo: &str, c: Controller) -> Option<PathBuf> {
     mount_lines(mountinfo)
-        .find(|(_, fstype, opts)| *fstype == "cgroup" && opts.split(',').any(|o| o == c.v1_name()))
-        .map(|(mp, _, _)| mp)
+        .find(|(_, fstype, opts, _)| {
+            *fstype == "cgroup" && opts.split(',').any(|o| o == c.v1_name())
+        })
+        .map(|(mp, _, _, _)| mp)
 }
 
 /// Parses the `0::/path` line of `/proc/<pid>/cgroup`: the process's cgroup relative to
@@ -107,7 +115,10 @@ pub fn parse_proc_cgroup(text: &str) -> Result<PathBuf, ParseError> {
 impl Hierarchy {
     /// The hierarchy whose root cgroup is the directory `root`.
     pub fn at(root: impl Into<PathBuf>) -> Hierarchy {
-        Hierarchy { root: root.into() }
+        Hierarchy {
+            root: root.into(),
+            mount_root: PathBuf::from("/"),
+        }
     }
 
     /// Finds the cgroup2 mount in `/proc/self/mountinfo` (`/sys/fs/cgroup` on a unified
@@ -124,15 +135,25 @@ impl Hierarchy {
     }
 
     /// Like [`discover`](Self::discover), from the text of a mountinfo file. If several
-    /// cgroup2 file systems are mounted, the first one is taken.
+    /// cgroup2 file systems are mounted, the first mount of the whole hierarchy is taken (else
+    /// the first mount of a subtree).
     ///
     /// # Errors
     ///
     /// [`CgroupError::NoCgroup2Mount`].
     pub fn discover_from(mountinfo: &str) -> Result<Hierarchy, CgroupError> {
-        mount_lines(mountinfo)
-            .find(|(_, fstype, _)| *fstype == "cgroup2")
-            .map(|(mp, _, _)| Hierarchy { root: mp })
+        // Prefer a mount of the whole hierarchy over one of a bind-mounted subtree.
+        let mounts: Vec<_> = mount_lines(mountinfo)
+            .filter(|(_, fstype, _, _)| *fstype == "cgroup2")
+            .collect();
+        mounts
+            .iter()
+            .find(|(_, _, _, root)| root == Path::new("/"))
+            .or(mounts.first())
+            .map(|(mp, _, _, root)| Hierarchy {
+                root: mp.clone(),
+                mount_root: root.clone(),
+            })
             .ok_or(CgroupError::NoCgroup2Mount)
     }
 
@@ -222,12 +243,31 @@ impl Hierarchy {
             Ok(t) => t,
             Err(source) => return Err(CgroupError::Proc { path, source }),
         };
-        let rel = parse_proc_cgroup(&text).map_err(|source| CgroupError::Parse {
-            path: path.clone(),
+        self.open(self.dir_of_proc_cgroup(&path, &text)?)
+    }
+
+    /// The directory, relative to [`root`](Self::root), of the cgroup that the text of a
+    /// `/proc/<pid>/cgroup` file (read from `path`) names: its `0::` path, less the subtree
+    /// mounted at the root when only a subtree is mounted.
+    ///
+    /// # Errors
+    ///
+    /// [`CgroupError::Parse`] without a `0::` line; [`CgroupError::OutsideMount`] when the
+    /// cgroup is not inside the mounted subtree.
+    pub fn dir_of_proc_cgroup(&self, path: &Path, text: &str) -> Result<PathBuf, CgroupError> {
+        let rel = parse_proc_cgroup(text).map_err(|source| CgroupError::Parse {
+            path: path.to_owned(),
             file: String::new(),
             source,
         })?;
-        self.open(rel)
+        match rel.strip_prefix(&self.mount_root) {
+            Ok(inside) => Ok(Path::new("/").join(inside)),
+            Err(_) => Err(CgroupError::OutsideMount {
+                cgroup: rel,
+                mount_root: self.mount_root.clone(),
+                mount_point: self.root.clone(),
+            }),
+        }
     }
 
     /// Whether `name` is a directory in the root (a convenience for tests and tools).

@@ -30,6 +30,37 @@ fn data(name: &str) -> String {
 
 // ----- captured text ------------------------------------------------------------------
 
+/// A container without a cgroup namespace that got only its own subtree bind-mounted (LXC
+/// style): the mount's root field is that subtree, and /proc/self/cgroup paths are mapped
+/// below it. A mount of the whole hierarchy is preferred when there are both.
+#[test]
+fn a_bind_mounted_subtree_maps_proc_cgroup_paths() {
+    let mi = "40 30 0:38 /lxc/c1 /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
+    let h = Hierarchy::discover_from(mi).unwrap();
+    let p = Path::new("/proc/self/cgroup");
+    assert_eq!(
+        h.dir_of_proc_cgroup(p, "0::/lxc/c1/app\n").unwrap(),
+        Path::new("/app")
+    );
+    assert_eq!(
+        h.dir_of_proc_cgroup(p, "0::/lxc/c1\n").unwrap(),
+        Path::new("/")
+    );
+    let e = h.dir_of_proc_cgroup(p, "0::/elsewhere\n").unwrap_err();
+    assert!(
+        e.to_string().contains("/elsewhere") && e.to_string().contains("/lxc/c1"),
+        "{e}"
+    );
+    let both = "40 30 0:38 /lxc/c1 /mnt/sub rw - cgroup2 cgroup2 rw\n\
+                41 30 0:38 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
+    let h = Hierarchy::discover_from(both).unwrap();
+    assert_eq!(h.root(), Path::new("/sys/fs/cgroup"));
+    assert_eq!(
+        h.dir_of_proc_cgroup(p, "0::/a/b\n").unwrap(),
+        Path::new("/a/b")
+    );
+}
+
 #[test]
 fn mountinfo_of_a_hybrid_host() {
     let mi = data("host-hybrid-mountinfo");

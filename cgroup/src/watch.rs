@@ -49,7 +49,7 @@ use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -218,60 +218,68 @@ impl EventWatcher {
         let path = cgroup.path().to_path_buf();
         let inotify = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)
             .map_err(|e| WatchError::Inotify { source: e.into() })?;
-        // Watch before the first read, so that no change after it goes unnoticed.
-        let mut watches = Vec::with_capacity(2);
-        // The files of a removed cgroup vanish without inotify events, and the directory
-        // reports IN_DELETE_SELF only once nobody holds it open any more; `rmdir(2)`
-        // reports IN_DELETE (with the name) on the parent directory at once.
-        let parent_watch = match (path.parent(), path.file_name()) {
-            (Some(parent), Some(name)) => {
-                let wd = inotify
-                    .add_watch(parent, AddWatchFlags::IN_DELETE | AddWatchFlags::IN_ONLYDIR)
-                    .map_err(|e| WatchError::AddWatch {
-                        path: parent.to_path_buf(),
-                        source: e.into(),
-                    })?;
-                Some((wd, name.to_os_string()))
-            }
-            _ => None,
-        };
-        let events_path = path.join(EVENTS);
-        watches.push(
-            inotify
-                .add_watch(&events_path, AddWatchFlags::IN_MODIFY)
-                .map_err(|e| WatchError::AddWatch {
-                    path: events_path.clone(),
-                    source: e.into(),
-                })?,
-        );
-        let memory_path = path.join(MEMORY_EVENTS);
-        let memory_watched = match inotify.add_watch(&memory_path, AddWatchFlags::IN_MODIFY) {
-            Ok(wd) => {
-                watches.push(wd);
-                true
-            }
-            Err(Errno::ENOENT) => false,
-            Err(e) => {
-                return Err(WatchError::AddWatch {
-                    path: memory_path,
-                    source: e.into(),
-                });
-            }
-        };
-        let open = |name: &str| {
-            sys::open_at(cgroup.as_fd(), OsStr::new(name), libc::O_RDONLY).map_err(|source| {
+        let open = |name: &str, flags: libc::c_int| {
+            sys::open_at(cgroup.as_fd(), OsStr::new(name), flags).map_err(|source| {
                 WatchError::Read {
                     path: path.join(name),
                     source,
                 }
             })
         };
-        let events_file = open(EVENTS)?;
-        let memory_file = if memory_watched {
-            Some(open(MEMORY_EVENTS)?)
-        } else {
-            None
+        // The watches are placed through /proc/self/fd of descriptors opened relative to the
+        // cgroup's own fd, so they are on the very files read below even when `path` is
+        // relative or no longer names this cgroup.
+        let by_fd = |fd: &OwnedFd| PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+        let events_file = open(EVENTS, libc::O_RDONLY)?;
+        let memory_file = match open(MEMORY_EVENTS, libc::O_RDONLY) {
+            Ok(fd) => Some(fd),
+            Err(WatchError::Read { ref source, .. })
+                if source.raw_os_error() == Some(libc::ENOENT) =>
+            {
+                None
+            }
+            Err(e) => return Err(e),
         };
+        // Watch before the first read, so that no change after it goes unnoticed.
+        let mut watches = Vec::with_capacity(2);
+        // The files of a removed cgroup vanish without inotify events, and the directory
+        // reports IN_DELETE_SELF only once nobody holds it open any more; `rmdir(2)`
+        // reports IN_DELETE (with the name) on the parent directory at once. (cgroup2 refuses
+        // rename(2) with EPERM, so a cgroup never moves away under its name.)
+        let parent_watch = match path.file_name() {
+            Some(name) => {
+                let parent = open("..", libc::O_RDONLY | libc::O_DIRECTORY)?;
+                let wd = inotify
+                    .add_watch(
+                        &by_fd(&parent),
+                        AddWatchFlags::IN_DELETE | AddWatchFlags::IN_ONLYDIR,
+                    )
+                    .map_err(|e| WatchError::AddWatch {
+                        path: path.join(".."),
+                        source: e.into(),
+                    })?;
+                Some((wd, name.to_os_string()))
+            }
+            None => None,
+        };
+        watches.push(
+            inotify
+                .add_watch(&by_fd(&events_file), AddWatchFlags::IN_MODIFY)
+                .map_err(|e| WatchError::AddWatch {
+                    path: path.join(EVENTS),
+                    source: e.into(),
+                })?,
+        );
+        if let Some(fd) = &memory_file {
+            watches.push(
+                inotify
+                    .add_watch(&by_fd(fd), AddWatchFlags::IN_MODIFY)
+                    .map_err(|e| WatchError::AddWatch {
+                        path: path.join(MEMORY_EVENTS),
+                        source: e.into(),
+                    })?,
+            );
+        }
         let events = read_parsed(&path, EVENTS, events_file.as_fd())?;
         let memory = match &memory_file {
             Some(fd) => Some(read_parsed(&path, MEMORY_EVENTS, fd.as_fd())?),

@@ -225,7 +225,7 @@ fn watching_a_missing_cgroup_names_the_file() {
     cg.remove().unwrap();
     let err = EventWatcher::new(&cgroup).unwrap_err();
     match &err {
-        WatchError::AddWatch { path, source } => {
+        WatchError::Read { path, source } => {
             assert_eq!(*path, cg.path.join("cgroup.events"));
             assert_eq!(source.raw_os_error(), Some(libc::ENOENT));
         }

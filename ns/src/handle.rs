@@ -699,8 +699,11 @@ impl NetNs {
                     None,
                 )
                 .map_err(err(PersistStep::MakeShared))?;
-                sys::mount(Some(c"none"), &target, None, shared, None)
-                    .map_err(err(PersistStep::MakeShared))
+                sys::mount(Some(c"none"), &target, None, shared, None).map_err(|e| {
+                    // Leave nothing behind: undo the bind made just above.
+                    let _ = sys::umount2(&target, libc::MNT_DETACH);
+                    err(PersistStep::MakeShared)(e)
+                })
             }
             Err(e) => Err(err(PersistStep::MakeShared)(e)),
         }

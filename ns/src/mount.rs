@@ -886,14 +886,16 @@ impl PreparedMounts {
     pub fn describe(&self, failure: MountFailure) -> MountError {
         let source = io::Error::from_raw_os_error(failure.errno);
         match self.actions.get(failure.index as usize) {
-            Some(action) => MountError::Failed {
+            // A failure from another plan (or a corrupted report) must not be described with
+            // this plan's paths.
+            Some(action) if action.step == failure.step => MountError::Failed {
                 step: failure.step,
                 operation: action.op.name(),
                 target: action.target.clone(),
                 source_path: action.source.clone(),
                 source,
             },
-            None => MountError::Unknown { failure, source },
+            _ => MountError::Unknown { failure, source },
         }
     }
 }

@@ -54,5 +54,24 @@ fn spawn(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, spawn);
+/// The same with 512 MiB of touched heap in the caller, as in a big test harness: a
+/// fork-like clone copies the page tables and then takes copy-on-write faults, where
+/// `std::process::Command` (vfork-like posix_spawn) does not.
+fn spawn_from_a_big_process(c: &mut Criterion) {
+    let heap: Vec<u8> = vec![1u8; 512 << 20];
+    let mut g = c.benchmark_group("spawn_true_512MiB_heap");
+    g.sample_size(20);
+    g.bench_function("std_process_command", |b| {
+        b.iter(|| black_box(std::process::Command::new("/bin/true").status().unwrap()))
+    });
+    let mut plain = Container::host();
+    plain.cgroup(false);
+    g.bench_function("hutch_no_namespaces", |b| {
+        b.iter(|| black_box(plain.command("/bin/true").status().unwrap()))
+    });
+    g.finish();
+    black_box(&heap);
+}
+
+criterion_group!(benches, spawn, spawn_from_a_big_process);
 criterion_main!(benches);

@@ -70,10 +70,20 @@
 //! # Threads
 //!
 //! Spawning is safe from any number of threads at once. The parent builds every string, array
-//! and mount plan before `clone3`; the child is a fork-like copy of one thread and only makes
-//! raw system calls until `execve` (no allocation, no locks, no formatting), reporting a failure
-//! as `(step, errno)` over a close-on-exec pipe. Nothing here changes the namespaces of the
-//! calling process or thread.
+//! and mount plan before `clone3`; the child only makes raw system calls until `execve` (no
+//! allocation, no locks, no formatting), reporting a failure as `(step, errno)` over a
+//! close-on-exec pipe. Signals are blocked around the clone and the child resets every
+//! handler before unblocking them. Nothing here changes the namespaces of the calling process
+//! or thread.
+//!
+//! Like `posix_spawn`, the child normally shares the caller's memory (`CLONE_VM`) and runs on
+//! a stack of its own until it execs, so spawning costs the same from a process with a huge
+//! heap as from a small one; when the parent has nothing to do for the child (no user
+//! namespace maps to write) the calling thread also waits for the exec (`CLONE_VFORK`). A
+//! fork-like copy is used only where sharing is impossible: with [`Container::init`] (the
+//! init never execs), a time namespace (the kernel refuses `setns` into one to a task that
+//! shares its memory) and [`Child::exec`] (it forks again inside the container). Those spawns
+//! cost page-table copies proportional to the caller's memory.
 //!
 //! # Errors
 //!

@@ -519,7 +519,23 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     // Time namespaces are created by the child with unshare(), so that the offsets can be
     // written before any process enters the namespace.
     let clone_flags = (ns - Namespaces::TIME).bits();
-    let cloned = sys::spawn_child(clone_flags, cgroup.as_ref().map(|cg| cg.dir_fd()), &plan);
+    // Share our memory with the child (no page-table copy, no copy-on-write faults) unless it
+    // must outlive its exec without one (the init), must run setns calls the kernel refuses
+    // to a task that shares its memory (a time namespace, joining a container), or there is no
+    // trampoline for this architecture.
+    let mode = if sys::SHARED_VM_SUPPORTED && !plan.init && !joining && time.is_none() {
+        sys::CloneMode::SharedVm {
+            vfork: sync.is_none(),
+        }
+    } else {
+        sys::CloneMode::Fork
+    };
+    let cloned = sys::spawn_child(
+        clone_flags,
+        cgroup.as_ref().map(|cg| cg.dir_fd()),
+        &plan,
+        mode,
+    );
     let cloned = match cloned {
         Ok(c) => c,
         Err(source) => {
@@ -530,6 +546,10 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
             });
         }
     };
+    // A child sharing our memory runs on this stack until it execs (end of file on the report
+    // pipe) or is reaped; every return below happens after one of those, and locals declared
+    // later are dropped first.
+    let _stack = cloned.stack;
     // Our copies of the child's ends must be closed, or we never see end-of-file.
     drop(report_w);
     drop(stdin._child_end);

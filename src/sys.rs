@@ -164,21 +164,143 @@ struct CloneArgs {
     cgroup: u64,
 }
 
-/// The result of a fork-like `clone3` in the parent.
+/// The result of `clone3` in the parent.
 pub(crate) struct Cloned {
     pub pid: libc::pid_t,
     pub pidfd: OwnedFd,
+    /// The child's stack when it shares our memory: must outlive the child's use of it, i.e.
+    /// stay until the report pipe reached end of file (exec) or the child was reaped.
+    pub stack: Option<ChildStack>,
+}
+
+/// How the child is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CloneMode {
+    /// A copy of the caller's memory, like fork(): always possible, but the kernel copies the
+    /// page tables and the caller then takes copy-on-write faults — milliseconds for a caller
+    /// with a large heap.
+    Fork,
+    /// The child shares the caller's memory (`CLONE_VM`) and runs on a stack of its own until
+    /// it execs, like posix_spawn. With `vfork` the calling thread is suspended until then
+    /// (`CLONE_VFORK`), which is only possible when the parent has nothing to do for the child.
+    SharedVm { vfork: bool },
+}
+
+/// A stack for a child that shares our memory: an anonymous mapping with a guard page below.
+pub(crate) struct ChildStack {
+    base: *mut libc::c_void,
+    len: usize,
+}
+
+// SAFETY: the mapping is plain memory owned by this value; nothing else refers to it once the
+// child is done with it.
+unsafe impl Send for ChildStack {}
+
+impl ChildStack {
+    /// The child runs `child_main` (and the mount plan) on it: small frames, no recursion.
+    const SIZE: usize = 512 << 10;
+
+    fn new() -> io::Result<ChildStack> {
+        let page = 4096;
+        let len = Self::SIZE + page;
+        // SAFETY: a fresh private anonymous mapping; checked below.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let stack = ChildStack { base, len };
+        // The lowest page is the guard: an overflow faults instead of writing over other
+        // memory of ours.
+        // SAFETY: the first page of our own mapping.
+        if unsafe { libc::mprotect(base, page, libc::PROT_NONE) } == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(stack)
+    }
+}
+
+impl Drop for ChildStack {
+    fn drop(&mut self) {
+        // SAFETY: unmapping our own mapping, which no child uses any more (see `Cloned`).
+        unsafe {
+            libc::munmap(self.base, self.len);
+        }
+    }
+}
+
+/// Whether [`CloneMode::SharedVm`] is implemented for this architecture.
+pub(crate) const SHARED_VM_SUPPORTED: bool = cfg!(target_arch = "x86_64");
+
+/// `clone3` whose child starts on a new stack and calls `child_entry(plan)`; returns the
+/// raw result in the parent (pid, or `-errno`).
+///
+/// # Safety
+///
+/// `args` must be valid, with `stack`/`stack_size` describing a mapping that stays alive while
+/// the child runs on it, and `plan` must stay valid just as long.
+#[cfg(target_arch = "x86_64")]
+unsafe fn clone3_on_new_stack(args: *mut CloneArgs, plan: *const Prepared) -> isize {
+    let ret: isize;
+    // SAFETY: the caller's contract. In the child the kernel has set the stack pointer to the
+    // top of the new stack (16-byte aligned, so after `call` the ABI's alignment holds);
+    // r12/r13 survive the syscall; the child never returns here (child_entry is `-> !`, and
+    // `ud2` traps if it did). In the parent only rax, rcx and r11 change.
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "xor ebp, ebp",
+            "mov rdi, r12",
+            "call r13",
+            "ud2",
+            "2:",
+            inlateout("rax") libc::SYS_clone3 as isize => ret,
+            in("rdi") args,
+            in("rsi") size_of::<CloneArgs>(),
+            in("r12") plan,
+            in("r13") child_entry as extern "C" fn(*const Prepared) -> !,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    ret
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn clone3_on_new_stack(_args: *mut CloneArgs, _plan: *const Prepared) -> isize {
+    -(libc::ENOSYS as isize)
+}
+
+/// The child's entry point on its own stack.
+extern "C" fn child_entry(plan: *const Prepared) -> ! {
+    // SAFETY: the parent keeps `plan` alive until this child has exec'd or been reaped.
+    unsafe { child_main(&*plan) }
 }
 
 /// Creates the child with `clone3(CLONE_PIDFD | flags)` and runs [`child_main`] in it.
 ///
-/// `flags` must not contain `CLONE_VM`, `CLONE_THREAD` or anything else that makes the child
-/// share memory with the parent: the child runs on a copy of the caller's stack.
+/// `flags` are namespace flags; the memory sharing comes from `mode`.
 pub(crate) fn spawn_child(
     flags: u64,
     cgroup: Option<BorrowedFd<'_>>,
     plan: &Prepared,
+    mode: CloneMode,
 ) -> io::Result<Cloned> {
+    let stack = match mode {
+        CloneMode::Fork => None,
+        CloneMode::SharedVm { .. } => Some(ChildStack::new()?),
+    };
     let mut pidfd: c_int = -1;
     let mut args = CloneArgs {
         flags: flags | libc::CLONE_PIDFD as u64,
@@ -190,6 +312,14 @@ pub(crate) fn spawn_child(
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = cg.as_raw_fd() as u64;
     }
+    if let (CloneMode::SharedVm { vfork }, Some(s)) = (mode, &stack) {
+        args.flags |= libc::CLONE_VM as u64;
+        if vfork {
+            args.flags |= libc::CLONE_VFORK as u64;
+        }
+        args.stack = s.base as u64;
+        args.stack_size = s.len as u64;
+    }
     // Block every signal in this thread around the clone, so that no handler of the caller's
     // runs in the child before `child_main` has reset them (as posix_spawn does).
     let mut all = MaybeUninit::<libc::sigset_t>::uninit();
@@ -199,15 +329,28 @@ pub(crate) fn spawn_child(
         libc::sigfillset(all.as_mut_ptr());
         libc::pthread_sigmask(libc::SIG_SETMASK, all.as_ptr(), old.as_mut_ptr());
     }
-    // SAFETY: `args` is a valid `clone_args` of the size passed. Without CLONE_VM the child
-    // gets a copy of the address space and continues here on a copy of this stack, like
-    // fork(); it calls `child_main`, which never returns and only makes raw system calls.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &mut args as *mut CloneArgs,
-            size_of::<CloneArgs>(),
-        )
+    let ret = match mode {
+        // SAFETY: `args` is a valid `clone_args` of the size passed. Without CLONE_VM the
+        // child gets a copy of the address space and continues here on a copy of this stack,
+        // like fork(); it calls `child_main`, which never returns and only makes raw system
+        // calls.
+        CloneMode::Fork => unsafe {
+            libc::syscall(
+                libc::SYS_clone3,
+                &mut args as *mut CloneArgs,
+                size_of::<CloneArgs>(),
+            )
+        },
+        // SAFETY: the stack in `args` is `stack`, returned to the caller, who keeps it (and
+        // `plan`) until the child no longer runs on it.
+        CloneMode::SharedVm { .. } => match unsafe { clone3_on_new_stack(&mut args, plan) } {
+            r if r < 0 => {
+                // SAFETY: set errno for last_os_error below.
+                unsafe { *libc::__errno_location() = -r as c_int };
+                -1
+            }
+            r => r as libc::c_long,
+        },
     };
     if ret != 0 {
         // SAFETY: restores the mask saved above (in the parent only; the child keeps all
@@ -222,6 +365,7 @@ pub(crate) fn spawn_child(
             pid: pid as libc::pid_t,
             // SAFETY: with CLONE_PIDFD the kernel stored a new descriptor that we now own.
             pidfd: unsafe { OwnedFd::from_raw_fd(pidfd) },
+            stack,
         }),
     }
 }

@@ -49,6 +49,8 @@ pub enum Step {
     JoinFork,
     /// Closing descriptors.
     CloseFds,
+    /// Writing the child's own user-namespace id maps (`/proc/self/uid_map`, ...).
+    IdMap,
     /// A step this version does not know (a report from a mismatched build).
     Unknown(u32),
 }
@@ -74,6 +76,7 @@ impl Step {
             step::SETGID => Step::Setgid,
             step::SETUID => Step::Setuid,
             step::CLOSE_FDS => Step::CloseFds,
+            step::ID_MAP => Step::IdMap,
             other => Step::Unknown(other),
         }
     }
@@ -100,6 +103,7 @@ impl Step {
             Step::Join => "join",
             Step::JoinFork => "join fork",
             Step::CloseFds => "close fds",
+            Step::IdMap => "id map",
             Step::Unknown(_) => "unknown",
         }
     }

@@ -76,14 +76,17 @@
 //! handler before unblocking them. Nothing here changes the namespaces of the calling process
 //! or thread.
 //!
-//! Like `posix_spawn`, the child normally shares the caller's memory (`CLONE_VM`) and runs on
-//! a stack of its own until it execs, so spawning costs the same from a process with a huge
-//! heap as from a small one; when the parent has nothing to do for the child (no user
-//! namespace maps to write) the calling thread also waits for the exec (`CLONE_VFORK`). A
-//! fork-like copy is used only where sharing is impossible: with [`Container::init`] (the
-//! init never execs), a time namespace (the kernel refuses `setns` into one to a task that
-//! shares its memory) and [`Child::exec`] (it forks again inside the container). Those spawns
-//! cost page-table copies proportional to the caller's memory.
+//! Like `posix_spawn`, the child normally shares the caller's memory (`CLONE_VM`), runs on a
+//! stack of its own, and the calling thread waits until it has exec'd (`CLONE_VFORK`), so
+//! spawning costs the same from a process with a huge heap as from a small one. An
+//! unprivileged caller's automatic user namespace keeps this: the child writes its own
+//! single-id maps. A fork-like copy, which costs page-table copies proportional to the
+//! caller's memory, is used where sharing is impossible or unsafe: the parent must write id
+//! maps or time offsets for the child (custom maps, root with a user namespace, a time
+//! namespace), [`Container::init`] (the init never execs), [`Child::exec`] (it forks again
+//! inside the container), [`Command::uid`]/[`Command::gid`] (changing credentials would make
+//! the shared memory, and so the caller, non-dumpable), and kernels before 5.16 (where a child
+//! sharing memory that dumps core took the caller down with it).
 //!
 //! # Errors
 //!

@@ -311,6 +311,11 @@ fn child_error(
         Step::Hostname => cmd.container.hostname.clone().map(PathBuf::from),
         Step::Domainname => cmd.container.domainname.clone().map(PathBuf::from),
         Step::Loopback => Some(PathBuf::from("lo")),
+        Step::IdMap => plan
+            .self_maps
+            .as_ref()
+            .and_then(|f| f.get(rec.index as usize))
+            .map(|(path, _)| PathBuf::from(OsStr::from_bytes(path.to_bytes()))),
         Step::EnterTimeNamespace => Some(PathBuf::from(OsStr::from_bytes(
             plan.time_for_children.to_bytes(),
         ))),
@@ -419,7 +424,24 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     let report_w = sys::above_stdio(report_w.into()).map_err(parent("fcntl(F_DUPFD_CLOEXEC)"))?;
     // A socket pair rather than a pipe: writing to it when the child is gone fails with EPIPE
     // instead of raising SIGPIPE in the caller (std sends with MSG_NOSIGNAL).
-    let sync = if user || time.is_some() {
+    // An unprivileged caller mapping just itself to root (the automatic user namespace) lets
+    // the child write its own maps, as `unshare --map-root-user` does: the parent then has
+    // nothing to do for the child, which keeps the cheap vfork-like spawn.
+    let self_maps = match (&maps, &c.userns) {
+        (Some((uid, gid, SetGroups::Deny)), UserNs::Auto | UserNs::MapCaller) => Some([
+            (c"/proc/self/setgroups", CString::from(c"deny")),
+            (
+                c"/proc/self/uid_map",
+                cstring("uid map", OsStr::new(&uid.to_string()))?,
+            ),
+            (
+                c"/proc/self/gid_map",
+                cstring("gid map", OsStr::new(&gid.to_string()))?,
+            ),
+        ]),
+        _ => None,
+    };
+    let sync = if (user && self_maps.is_none()) || time.is_some() {
         Some(UnixStream::pair().map_err(parent("socketpair"))?)
     } else {
         None
@@ -509,6 +531,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
                 (None, None) => true,
             },
         init: c.init && !joining,
+        self_maps,
         join,
         programs,
         argv,
@@ -523,19 +546,26 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     // must outlive its exec without one (the init), must run setns calls the kernel refuses
     // to a task that shares its memory (a time namespace, joining a container), or there is no
     // trampoline for this architecture.
-    let mode = if sys::SHARED_VM_SUPPORTED && !plan.init && !joining && time.is_none() {
-        sys::CloneMode::SharedVm {
-            vfork: sync.is_none(),
-        }
+    let shared_vm = sys::shared_vm_supported()
+        && !plan.init
+        && !joining
+        && sync.is_none()
+        && cmd.uid.is_none()
+        && cmd.gid.is_none();
+    let mode = if shared_vm {
+        sys::CloneMode::SharedVm
     } else {
         sys::CloneMode::Fork
     };
-    let cloned = sys::spawn_child(
-        clone_flags,
-        cgroup.as_ref().map(|cg| cg.dir_fd()),
-        &plan,
-        mode,
-    );
+    let cgroup_fd = cgroup.as_ref().map(|cg| cg.dir_fd());
+    let cloned = match sys::spawn_child(clone_flags, cgroup_fd, &plan, mode) {
+        // Before Linux 6.2, a caller inside a time namespace of its own may not share its
+        // memory with a child (EINVAL): fall back to the fork-like clone.
+        Err(e) if shared_vm && e.raw_os_error() == Some(libc::EINVAL) => {
+            sys::spawn_child(clone_flags, cgroup_fd, &plan, sys::CloneMode::Fork)
+        }
+        r => r,
+    };
     let cloned = match cloned {
         Ok(c) => c,
         Err(source) => {
@@ -590,6 +620,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
             }
         }
         if let Some((uid, gid, setgroups)) = &maps
+            && plan.self_maps.is_none()
             && let Err(source) =
                 hutch_ns::idmap::write_id_maps(cloned.pid as u32, uid, gid, *setgroups)
         {

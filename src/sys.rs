@@ -8,12 +8,18 @@
 //! * thin wrappers over system calls that the `libc` crate exposes only as raw functions
 //!   (`clone3`, `pidfd_send_signal`, `waitid(P_PIDFD)`, `poll`); each checks its return value and
 //!   turns `-1` into an [`io::Error`] carrying `errno`;
-//! * [`child_main`], which runs in the child between `clone3` and `execve`. The child is a copy
-//!   of one thread of a possibly multithreaded parent: any lock (the allocator's, stdio's, the
-//!   environment's) may be held by a thread that does not exist in the child. So the child only
-//!   reads the [`Prepared`] plan that the parent built before the clone and makes raw system
-//!   calls: it does not allocate, lock, format or panic. A failure is reported as a fixed-size
+//! * [`child_main`], which runs in the child between `clone3` and `execve`. The child either
+//!   shares the caller's memory while the calling thread is suspended (`CLONE_VM |
+//!   CLONE_VFORK`, on a stack of its own, like posix_spawn), or is a copy of one thread of a
+//!   possibly multithreaded parent. Either way any lock (the allocator's, stdio's, the
+//!   environment's) may be held by another thread, and with shared memory any write would be
+//!   seen by the caller. So the child only reads the [`Prepared`] plan that the parent built
+//!   before the clone and makes raw system calls: it does not allocate, lock, format or panic,
+//!   and writes nothing but its own stack and errno. A failure is reported as a fixed-size
 //!   record `(tag, step, index, errno)` over a `CLOEXEC` pipe, and the child ends with `_exit`.
+//!
+//! The shared-memory mode relies on libc being bound eagerly (`-z now`, rustc's default on
+//! Linux): a lazily bound libc function would run the dynamic linker's resolver in the child.
 
 #![allow(unsafe_code)]
 
@@ -58,6 +64,7 @@ pub(crate) mod step {
     pub const SETUID: u32 = 16;
     pub const CLOSE_FDS: u32 = 17;
     pub const DOMAINNAME: u32 = 18;
+    pub const ID_MAP: u32 = 19;
 }
 
 /// A record on the report pipe, as plain integers.
@@ -138,6 +145,9 @@ pub(crate) struct Prepared {
     pub uid: Option<libc::uid_t>,
     pub clear_groups: bool,
     pub init: bool,
+    /// The child writes its own user-namespace maps: `(file, contents)` for `setgroups`,
+    /// `uid_map`, `gid_map`, in that order.
+    pub self_maps: Option<[(&'static CStr, CString); 3]>,
     pub join: Option<Join>,
     /// Candidate paths for the program, tried in order (a `PATH` search prepared in advance).
     pub programs: Vec<CString>,
@@ -180,10 +190,41 @@ pub(crate) enum CloneMode {
     /// page tables and the caller then takes copy-on-write faults — milliseconds for a caller
     /// with a large heap.
     Fork,
-    /// The child shares the caller's memory (`CLONE_VM`) and runs on a stack of its own until
-    /// it execs, like posix_spawn. With `vfork` the calling thread is suspended until then
-    /// (`CLONE_VFORK`), which is only possible when the parent has nothing to do for the child.
-    SharedVm { vfork: bool },
+    /// The child shares the caller's memory (`CLONE_VM`) and runs on a stack of its own, and
+    /// the calling thread is suspended until the child has exec'd or exited (`CLONE_VFORK`),
+    /// like glibc's posix_spawn: since the parent thread does not run meanwhile, the child may
+    /// use its thread-local state (errno). Only for children the parent has nothing to do for
+    /// before their exec, that change no credentials (which would make the shared memory, and
+    /// so the caller, non-dumpable), and that need no setns into a time namespace.
+    SharedVm,
+}
+
+/// Whether [`CloneMode::SharedVm`] may be used: there is a trampoline for this architecture,
+/// and the kernel is 5.16 or later (before, a child sharing the caller's memory that takes a
+/// core-dumping signal killed the caller too).
+pub(crate) fn shared_vm_supported() -> bool {
+    static OK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    cfg!(target_arch = "x86_64") && *OK.get_or_init(|| kernel_at_least(5, 16))
+}
+
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    // SAFETY: uname fills a zeroed struct.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid out-pointer.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return false;
+    }
+    // SAFETY: the kernel NUL-terminates `release`.
+    let release = unsafe { CStr::from_ptr(u.release.as_ptr()) }.to_string_lossy();
+    parse_release(&release).is_some_and(|v| v >= (major, minor))
+}
+
+/// `major.minor` from a kernel release such as `6.18.44-fc-v657`.
+fn parse_release(release: &str) -> Option<(u32, u32)> {
+    let mut parts = release.split(['.', '-']);
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
 }
 
 /// A stack for a child that shares our memory: an anonymous mapping with a guard page below.
@@ -236,9 +277,6 @@ impl Drop for ChildStack {
         }
     }
 }
-
-/// Whether [`CloneMode::SharedVm`] is implemented for this architecture.
-pub(crate) const SHARED_VM_SUPPORTED: bool = cfg!(target_arch = "x86_64");
 
 /// `clone3` whose child starts on a new stack and calls `child_entry(plan)`; returns the
 /// raw result in the parent (pid, or `-errno`).
@@ -299,7 +337,7 @@ pub(crate) fn spawn_child(
 ) -> io::Result<Cloned> {
     let stack = match mode {
         CloneMode::Fork => None,
-        CloneMode::SharedVm { .. } => Some(ChildStack::new()?),
+        CloneMode::SharedVm => Some(ChildStack::new()?),
     };
     let mut pidfd: c_int = -1;
     let mut args = CloneArgs {
@@ -312,11 +350,8 @@ pub(crate) fn spawn_child(
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = cg.as_raw_fd() as u64;
     }
-    if let (CloneMode::SharedVm { vfork }, Some(s)) = (mode, &stack) {
-        args.flags |= libc::CLONE_VM as u64;
-        if vfork {
-            args.flags |= libc::CLONE_VFORK as u64;
-        }
+    if let (CloneMode::SharedVm, Some(s)) = (mode, &stack) {
+        args.flags |= (libc::CLONE_VM | libc::CLONE_VFORK) as u64;
         args.stack = s.base as u64;
         args.stack_size = s.len as u64;
     }
@@ -343,7 +378,7 @@ pub(crate) fn spawn_child(
         },
         // SAFETY: the stack in `args` is `stack`, returned to the caller, who keeps it (and
         // `plan`) until the child no longer runs on it.
-        CloneMode::SharedVm { .. } => match unsafe { clone3_on_new_stack(&mut args, plan) } {
+        CloneMode::SharedVm => match unsafe { clone3_on_new_stack(&mut args, plan) } {
             r if r < 0 => {
                 // SAFETY: set errno for last_os_error below.
                 unsafe { *libc::__errno_location() = -r as c_int };
@@ -410,7 +445,9 @@ fn exit(code: c_int) -> ! {
 ///
 /// # Safety
 ///
-/// Must only be called in the child of a fork-like `clone3`, with `p` prepared by the parent.
+/// Must only be called in the child of `clone3` (fork-like, or sharing memory with the calling
+/// thread suspended), with `p` prepared by the parent and kept alive until the child has
+/// exec'd or been reaped.
 pub(crate) unsafe fn child_main(p: &Prepared) -> ! {
     // SAFETY (whole function): every call below is a system call or an async-signal-safe libc
     // wrapper on memory that `p` owns or on the stack; nothing allocates or takes a lock.
@@ -442,6 +479,9 @@ pub(crate) unsafe fn child_main(p: &Prepared) -> ! {
                     errno: 0,
                 },
             );
+        }
+        if let Some(files) = &p.self_maps {
+            write_own_maps(p, files);
         }
         if let Some(fd) = p.sync_fd {
             // The parent writes one byte once it has written our id maps and time offsets; end
@@ -586,6 +626,28 @@ unsafe fn loopback_up(p: &Prepared, req: &libc::ifreq) {
             fail(p, step::LOOPBACK, 0);
         }
         libc::close(sock);
+    }
+}
+
+/// Writes the child's own id maps (each file in one write, as the kernel requires).
+unsafe fn write_own_maps(p: &Prepared, files: &[(&'static CStr, CString); 3]) {
+    for (i, (path, text)) in files.iter().enumerate() {
+        // SAFETY: open/write/close on prepared strings.
+        unsafe {
+            let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd == -1 {
+                fail(p, step::ID_MAP, i as u32);
+            }
+            let b = text.as_bytes();
+            let n = libc::write(fd, b.as_ptr().cast(), b.len());
+            if n != b.len() as isize {
+                if n >= 0 {
+                    *libc::__errno_location() = libc::EIO;
+                }
+                fail(p, step::ID_MAP, i as u32);
+            }
+            libc::close(fd);
+        }
     }
 }
 
@@ -1066,6 +1128,15 @@ pub(crate) fn getegid() -> libc::gid_t {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kernel_releases_parse() {
+        assert_eq!(parse_release("6.18.44-fc-v657"), Some((6, 18)));
+        assert_eq!(parse_release("5.15.0-91-generic"), Some((5, 15)));
+        assert_eq!(parse_release("6.1"), Some((6, 1)));
+        assert_eq!(parse_release("garbage"), None);
+        assert!((5, 15) < (5, 16) && (6, 1) > (5, 16));
+    }
 
     #[test]
     fn record_round_trips() {

@@ -380,6 +380,24 @@ fn uid_and_gid_while_other_threads_churn() {
     });
 }
 
+/// Spawning must never change the caller: a child that changes credentials while it shares
+/// the caller's memory would make the caller non-dumpable (no core dumps, no ptrace).
+#[test]
+fn the_caller_stays_dumpable() {
+    let _g = shared();
+    let dumpable = || {
+        // SAFETY: a plain prctl query.
+        unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) }
+    };
+    assert_eq!(dumpable(), 1);
+    let mut c = Container::new();
+    c.command("true").uid(65534).gid(65534).status().unwrap();
+    c.user_namespace(true);
+    c.command("true").status().unwrap();
+    c.command("true").uid(0).status().unwrap();
+    assert_eq!(dumpable(), 1);
+}
+
 #[test]
 fn uid_alone_drops_supplementary_groups() {
     let _g = shared();

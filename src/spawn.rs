@@ -218,6 +218,20 @@ fn id_maps(userns: &UserNs) -> (IdMap, IdMap, SetGroups) {
     }
 }
 
+/// Reads the child's next report: `Ok(true)` for READY (time namespace made), `Ok(false)` at
+/// end of file (the program was exec'd), or the error the child reported.
+fn next_report(report: &OwnedFd, plan: &Prepared, cmd: &Command) -> Result<bool, SpawnError> {
+    match sys::read_record(report.as_fd()) {
+        Ok(None) => Ok(false),
+        Ok(Some(r)) if r.tag == sys::TAG_READY => Ok(true),
+        Ok(Some(r)) => Err(child_error(r, plan, plan.mounts.as_ref(), cmd)),
+        Err(source) => Err(SpawnError::Parent {
+            op: "reading the child's report",
+            source,
+        }),
+    }
+}
+
 /// The end of a join (`exec` into a running container): the intermediate child reports the
 /// pid of the process it forked into the container's pid namespace (a child of ours by
 /// `CLONE_PARENT`), and either may report a failure. Reads to the end of the report pipe so
@@ -596,13 +610,10 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     if let Some((sync_r, sync_w)) = sync {
         drop(sync_r);
         if time.is_some() {
-            match sys::read_record(report.as_fd()) {
-                Ok(Some(r)) if r.tag == sys::TAG_READY => {}
-                Ok(Some(r)) => {
-                    let e = child_error(r, &plan, plan.mounts.as_ref(), cmd);
-                    return Err(fail(e, cloned.pidfd.as_fd()));
-                }
-                Ok(None) => {
+            // The child has made its time namespace (or failed).
+            match next_report(&report, &plan, cmd) {
+                Ok(true) => {}
+                Ok(false) => {
                     let e = SpawnError::Child {
                         step: Step::Sync,
                         on: None,
@@ -610,13 +621,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
                     };
                     return Err(fail(e, cloned.pidfd.as_fd()));
                 }
-                Err(source) => {
-                    let e = SpawnError::Parent {
-                        op: "reading the child's report",
-                        source,
-                    };
-                    return Err(fail(e, cloned.pidfd.as_fd()));
-                }
+                Err(e) => return Err(fail(e, cloned.pidfd.as_fd())),
             }
         }
         if let Some((uid, gid, setgroups)) = &maps
@@ -653,19 +658,19 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     let (pid, pidfd) = if joining {
         finish_join(cloned.pidfd, &report, &plan, cmd)?
     } else {
-        match sys::read_record(report.as_fd()) {
-            Ok(None) => {}
-            Ok(Some(r)) => {
-                let e = child_error(r, &plan, plan.mounts.as_ref(), cmd);
-                return Err(fail(e, cloned.pidfd.as_fd()));
-            }
-            Err(source) => {
-                let e = SpawnError::Parent {
-                    op: "reading the child's report",
-                    source,
+        // End of file: the program was exec'd. A stray READY here would be a protocol error,
+        // reported as such by `next_report`'s caller below.
+        match next_report(&report, &plan, cmd) {
+            Ok(false) => {}
+            Ok(true) => {
+                let e = SpawnError::Child {
+                    step: Step::Sync,
+                    on: None,
+                    source: io::Error::from_raw_os_error(libc::EPROTO),
                 };
                 return Err(fail(e, cloned.pidfd.as_fd()));
             }
+            Err(e) => return Err(fail(e, cloned.pidfd.as_fd())),
         }
         (cloned.pid, cloned.pidfd)
     };

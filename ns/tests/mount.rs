@@ -6,7 +6,7 @@ mod common;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
-use common::{TempDir, c, errno, fork, fs_type, mount_points, stat, try_open, unshare};
+use common::{TempDir, c, errno, fork, fs_type, mount_points, stat, try_open, unshare_and_report};
 use hutch_ns::mount::{MountError, MountFailure, MountPlan, MountStep, TmpfsOptions};
 
 // `c_long` is `i64` here; written as a cast so it also compiles where it is not.
@@ -50,10 +50,7 @@ fn tmpfs_bind_ro_mask_and_readonly_stay_inside() {
     let (c_secret, c_secret_key, c_secret_new) =
         (c(&secret), c(secret.join("key")), c(secret.join("new")));
     let mut child = fork(|side| {
-        let unshared = unshare(libc::CLONE_NEWNS);
-        side.send(unshared);
-        if unshared != 0 {
-            // Never apply a plan to the test runner's own mount namespace.
+        if !unshare_and_report(side, libc::CLONE_NEWNS) {
             return 1;
         }
         // SAFETY: this forked child has its own mount namespace.
@@ -160,10 +157,7 @@ fn pivot_into_rootfs_with_proc_dev_and_readonly_root() {
     assert_eq!(prepared.rootfs(), Some(root.as_path()));
 
     let mut child = fork(|side| {
-        let unshared = unshare(libc::CLONE_NEWNS);
-        side.send(unshared);
-        if unshared != 0 {
-            // Never apply a plan to the test runner's own mount namespace.
+        if !unshare_and_report(side, libc::CLONE_NEWNS) {
             return 1;
         }
         // SAFETY: this forked child has its own mount namespace.
@@ -273,10 +267,7 @@ fn failure_in_child_is_described_with_the_path() {
         .tmpfs(&missing, TmpfsOptions::default());
     let prepared = plan.prepare().unwrap();
     let mut child = fork(|side| {
-        let unshared = unshare(libc::CLONE_NEWNS);
-        side.send(unshared);
-        if unshared != 0 {
-            // Never apply a plan to the test runner's own mount namespace.
+        if !unshare_and_report(side, libc::CLONE_NEWNS) {
             return 1;
         }
         // SAFETY: this forked child has its own mount namespace.
@@ -342,9 +333,7 @@ fn plan_applies_inside_a_user_namespace() {
         .mask("/etc");
     let prepared = plan.prepare().unwrap();
     let mut child = fork(|side| {
-        let unshared = unshare(libc::CLONE_NEWUSER);
-        side.send(unshared);
-        if unshared != 0 {
+        if !unshare_and_report(side, libc::CLONE_NEWUSER) {
             return 1;
         }
         if side.wait() < 0 {
@@ -353,10 +342,7 @@ fn plan_applies_inside_a_user_namespace() {
         // SAFETY: credential calls in this forked, single-threaded child.
         let root = unsafe { libc::setresgid(0, 0, 0) == 0 && libc::setresuid(0, 0, 0) == 0 };
         side.send(i64::from(root));
-        let unshared = unshare(libc::CLONE_NEWNS);
-        side.send(unshared);
-        if unshared != 0 {
-            // Never apply a plan to the test runner's own mount namespace.
+        if !unshare_and_report(side, libc::CLONE_NEWNS) {
             return 1;
         }
         // SAFETY: this forked child has its own mount namespace.

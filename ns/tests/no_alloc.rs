@@ -8,7 +8,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::fs;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{TempDir, fork, mount_points, unshare};
+use common::{TempDir, fork, mount_points, unshare_and_report};
 use hutch_ns::mount::{MountPlan, TmpfsOptions};
 
 struct Counting;
@@ -56,10 +56,7 @@ fn apply_does_not_allocate() {
         .docker_defaults();
     let prepared = plan.prepare().unwrap();
     let mut child = fork(|side| {
-        let unshared = unshare(libc::CLONE_NEWNS);
-        side.send(unshared);
-        if unshared != 0 {
-            // Never apply a plan to the test runner's own mount namespace.
+        if !unshare_and_report(side, libc::CLONE_NEWNS) {
             return 1;
         }
         let start = ALLOCATIONS.load(Ordering::SeqCst);

@@ -243,6 +243,15 @@ pub fn fs_type(path: &std::ffi::CStr) -> i64 {
 }
 
 /// `unshare(flags)`: 0 or errno.
+/// In a forked child: unshares `flags` and reports the result to the parent; returns whether
+/// the child may go on. A mount plan must never be applied to the test runner's own
+/// namespaces, so a child that could not unshare stops there.
+pub fn unshare_and_report(side: &ChildSide, flags: i32) -> bool {
+    let r = unshare(flags);
+    side.send(r);
+    r == 0
+}
+
 pub fn unshare(flags: i32) -> i64 {
     // SAFETY: in a forked single-threaded child.
     if unsafe { libc::unshare(flags) } == 0 {

@@ -887,19 +887,25 @@ impl Cgroup {
     /// - <https://docs.kernel.org/admin-guide/cgroup-v2.html#delegation>
     #[doc(alias = "chown")]
     pub fn delegate(&self, uid: u32, gid: u32) -> Result<(), CgroupError> {
-        const FILES: [&str; 6] = [
-            ".",
+        // The kernel lists the files it considers delegatable in /sys/kernel/cgroup/delegate
+        // (4.15+); the documented list stands in where that file is missing.
+        const DOCUMENTED: [&str; 5] = [
             "cgroup.procs",
             "cgroup.threads",
             "cgroup.subtree_control",
             "memory.oom.group",
             "memory.reclaim",
         ];
-        for (i, file) in FILES.into_iter().enumerate() {
+        let listed = std::fs::read_to_string("/sys/kernel/cgroup/delegate").ok();
+        let files: Vec<&str> = match &listed {
+            Some(text) => text.split_whitespace().collect(),
+            None => DOCUMENTED.to_vec(),
+        };
+        for (i, file) in std::iter::once(".").chain(files).enumerate() {
             match sys::chown_at(self.fd.as_fd(), OsStr::new(file), uid, gid) {
                 Ok(()) => {}
-                // The memory files exist only with the memory controller enabled.
-                Err(e) if i >= 4 && e.raw_os_error() == Some(libc::ENOENT) => {}
+                // Controller files exist only with their controller enabled.
+                Err(e) if i > 0 && e.raw_os_error() == Some(libc::ENOENT) => {}
                 Err(source) => {
                     return Err(CgroupError::Delegate {
                         path: self.path.clone(),

@@ -671,7 +671,12 @@ impl NetNs {
     }
 
     /// Makes the directory exist and be a shared mount, the way iproute2 does it.
+    ///
+    /// Serialised within the process: two threads persisting their first namespace at once
+    /// would otherwise both find the directory unmounted and stack two bind mounts on it.
     fn prepare_dir(&self) -> Result<(), NsError> {
+        static PREPARING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = PREPARING.lock().unwrap_or_else(|e| e.into_inner());
         let dir = &self.dir;
         let err = |step| {
             move |source| NsError::Persist {

@@ -244,6 +244,13 @@ fn persist_any_kind_in_a_private_directory() {
         ));
         let err = netns.path_of(bad).unwrap_err();
         assert!(matches!(err, NsError::InvalidName { .. }), "{bad:?}");
+        // With a handle of the right kind, the name itself is what is refused.
+        let net = NsHandle::open_self(Namespace::Net).unwrap();
+        let err = netns.persist(&net, bad).unwrap_err();
+        assert!(
+            matches!(err, NsError::InvalidName { .. }),
+            "{bad:?}: {err:?}"
+        );
     }
     assert!(!dir.path().join("netns").exists());
     // A failed bind leaves no file behind.

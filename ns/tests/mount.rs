@@ -262,8 +262,12 @@ fn failure_in_child_is_described_with_the_path() {
     let before = mount_points();
     let dir = TempDir::new("fail");
     let missing = dir.path().join("missing/deeper");
+    // The first tmpfs goes on a sibling, so that a wrongly created `missing` would show on
+    // the host instead of hiding inside a tmpfs.
+    let first = dir.path().join("first");
+    fs::create_dir(&first).unwrap();
     let mut plan = MountPlan::new();
-    plan.tmpfs(dir.path(), TmpfsOptions::default())
+    plan.tmpfs(&first, TmpfsOptions::default())
         .tmpfs(&missing, TmpfsOptions::default());
     let prepared = plan.prepare().unwrap();
     let mut child = fork(|side| {

@@ -682,7 +682,9 @@ impl Cgroup {
     ///
     /// # Errors
     ///
-    /// [`CgroupError::Write`], or [`CgroupError::Timeout`] after `timeout`.
+    /// [`CgroupError::Write`], or [`CgroupError::Timeout`] after `timeout` — which is what
+    /// happens while an ancestor is frozen: a cgroup is frozen if any ancestor is, whatever
+    /// its own `cgroup.freeze` says.
     pub fn thaw(&self, timeout: Duration) -> Result<(), CgroupError> {
         self.write_file("cgroup.freeze", "0")?;
         self.wait_events(|e| !e.frozen, "frozen 0", timeout)

@@ -218,10 +218,17 @@ impl Child {
             }
             let mut fds = vec![self.proc.pidfd.as_fd()];
             fds.extend(running.iter().map(|p| p.pidfd.as_fd()));
-            // Wake now and then to pick up processes `exec`ed from other threads meanwhile.
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            let slice = left.map_or(REGISTRY_RESCAN, |l| l.min(REGISTRY_RESCAN));
-            if !sys::poll_any(&fds, Some(slice))? && left.is_some_and(|l| l <= slice) {
+            // While a `Command` from `exec` (or another handle of this container) exists, a
+            // process may be exec'd into it from another thread meanwhile: wake now and then
+            // to pick it up. Otherwise nothing new can appear, and we sleep until an end.
+            let may_grow = Arc::strong_count(&self.link.registry) > 1;
+            let slice = match (may_grow, left) {
+                (true, Some(l)) => Some(l.min(REGISTRY_RESCAN)),
+                (true, None) => Some(REGISTRY_RESCAN),
+                (false, l) => l,
+            };
+            if !sys::poll_any(&fds, slice)? && left.is_some_and(|l| Some(l) <= slice) {
                 return Ok(None);
             }
         }

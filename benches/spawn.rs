@@ -5,12 +5,12 @@
 
 use std::hint::black_box;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use hutch::{Container, Namespaces};
 
-fn spawn(c: &mut Criterion) {
-    let mut g = c.benchmark_group("spawn_true");
-    g.sample_size(30);
+/// `std::process::Command`, and hutch with no namespaces and no cgroup.
+fn baselines(g: &mut BenchmarkGroup<'_, WallTime>) {
     g.bench_function("std_process_command", |b| {
         b.iter(|| black_box(std::process::Command::new("/bin/true").status().unwrap()))
     });
@@ -19,6 +19,12 @@ fn spawn(c: &mut Criterion) {
     g.bench_function("hutch_no_namespaces", |b| {
         b.iter(|| black_box(plain.command("/bin/true").status().unwrap()))
     });
+}
+
+fn spawn(c: &mut Criterion) {
+    let mut g = c.benchmark_group("spawn_true");
+    g.sample_size(30);
+    baselines(&mut g);
     let mut ns_only = Container::new();
     ns_only.cgroup(false);
     g.bench_function("hutch_default_namespaces", |b| {
@@ -61,14 +67,7 @@ fn spawn_from_a_big_process(c: &mut Criterion) {
     let heap: Vec<u8> = vec![1u8; 512 << 20];
     let mut g = c.benchmark_group("spawn_true_512MiB_heap");
     g.sample_size(20);
-    g.bench_function("std_process_command", |b| {
-        b.iter(|| black_box(std::process::Command::new("/bin/true").status().unwrap()))
-    });
-    let mut plain = Container::host();
-    plain.cgroup(false);
-    g.bench_function("hutch_no_namespaces", |b| {
-        b.iter(|| black_box(plain.command("/bin/true").status().unwrap()))
-    });
+    baselines(&mut g);
     g.finish();
     black_box(&heap);
 }

@@ -261,11 +261,8 @@ impl DeviceRule {
         access: DeviceAccess,
     ) -> Self {
         DeviceRule {
-            kind,
-            major,
-            minor,
-            access,
             allow: false,
+            ..DeviceRule::allow(kind, major, minor, access)
         }
     }
 

@@ -69,11 +69,7 @@ fn tmpfs_bind_ro_mask_and_readonly_stay_inside() {
         0
     });
     assert_eq!(child.recv(), 0, "unshare");
-    let applied = child.recv();
-    if applied != 0 {
-        let failure = MountFailure::decode(applied as u64).unwrap();
-        panic!("{}", prepared.describe(failure));
-    }
+    expect_applied(&mut child, &prepared);
     assert_eq!(child.recv(), TMPFS, "tmpfs visible inside");
     assert_eq!(
         child.recv(),
@@ -218,11 +214,7 @@ fn pivot_into_rootfs_with_proc_dev_and_readonly_root() {
         0
     });
     assert_eq!(child.recv(), 0, "unshare");
-    let applied = child.recv();
-    if applied != 0 {
-        let failure = MountFailure::decode(applied as u64).unwrap();
-        panic!("{}", prepared.describe(failure));
-    }
+    expect_applied(&mut child, &prepared);
     assert_eq!(child.recv(), 1, "/ is the rootfs");
     assert_eq!(child.recv(), 0, "marker visible");
     assert_eq!(child.recv(), i64::from(libc::ENOENT), "host paths gone");
@@ -366,11 +358,7 @@ fn plan_applies_inside_a_user_namespace() {
     child.go(1);
     assert_eq!(child.recv(), 1, "root inside");
     assert_eq!(child.recv(), 0, "unshare(CLONE_NEWNS)");
-    let applied = child.recv();
-    if applied != 0 {
-        let failure = MountFailure::decode(applied as u64).unwrap();
-        panic!("{}", prepared.describe(failure));
-    }
+    expect_applied(&mut child, &prepared);
     assert_eq!(child.recv(), 0, "in the rootfs");
     assert_eq!(child.recv(), i64::from(libc::EROFS), "read-only bind");
     assert_eq!(child.recv(), 0, "tmpfs writable");
@@ -379,4 +367,14 @@ fn plan_applies_inside_a_user_namespace() {
     assert_eq!(child.recv(), TMPFS, "masked directory");
     assert_eq!(child.wait(), 0);
     assert_eq!(mount_points(), before, "host mounts changed");
+}
+
+/// Receives the child's `apply()` result and fails the test with the described mount error
+/// if it is not success.
+fn expect_applied(child: &mut common::Forked, prepared: &hutch_ns::mount::PreparedMounts) {
+    let applied = child.recv();
+    if applied != 0 {
+        let failure = MountFailure::decode(applied as u64).expect("an encoded mount failure");
+        panic!("{}", prepared.describe(failure));
+    }
 }

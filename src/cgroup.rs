@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use hutch_cgroup::cpu::CpuMax;
 use hutch_cgroup::{Cgroup, CgroupError, Controller, Hierarchy, Resources};
 
 use crate::SpawnError;
@@ -37,13 +38,41 @@ pub(crate) struct CgroupOptions {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CgroupConfig {
     pub options: CgroupOptions,
+    /// `limit_cpu`'s value, converted (and checked) at spawn.
+    pub cpu_cores: Option<f64>,
     pub resources: Resources,
     pub devices: Option<hutch_cgroup::device::DevicePolicy>,
 }
 
 impl CgroupConfig {
     fn wants_limits(&self) -> bool {
-        self.resources != Resources::default() || self.devices.is_some()
+        self.resources != Resources::default() || self.devices.is_some() || self.cpu_cores.is_some()
+    }
+
+    /// The limits with `limit_cpu`'s cores turned into `cpu.max`.
+    fn resources(&self) -> Result<std::borrow::Cow<'_, Resources>, SpawnError> {
+        let Some(cores) = self.cpu_cores else {
+            return Ok(std::borrow::Cow::Borrowed(&self.resources));
+        };
+        let period = CpuMax::DEFAULT_PERIOD;
+        let bad = |reason| SpawnError::InvalidCpus { cores, reason };
+        if !cores.is_finite() || cores <= 0.0 {
+            return Err(bad("must be a finite number of CPUs above 0"));
+        }
+        // The kernel keeps the quota in microseconds in a signed 64-bit number.
+        let quota_us = period.as_micros() as f64 * cores;
+        if quota_us > (i64::MAX / 1000) as f64 {
+            return Err(bad("is too large for cpu.max"));
+        }
+        let quota = std::time::Duration::from_micros(quota_us as u64)
+            // At least the kernel's minimum quota of 1 ms.
+            .max(std::time::Duration::from_millis(1));
+        let mut r = self.resources.clone();
+        r.cpu_max = Some(CpuMax {
+            quota: Some(quota),
+            period,
+        });
+        Ok(std::borrow::Cow::Owned(r))
     }
 }
 
@@ -155,23 +184,31 @@ pub(crate) fn prepare(cfg: &CgroupConfig) -> Result<Option<ContainerCgroup>, Spa
     let o = &cfg.options;
     let limits = cfg.wants_limits();
     if o.mode == Mode::Off {
-        if limits {
-            return Err(SpawnError::Config(
-                "cgroup limits or device rules are set but the container's cgroup is disabled",
-            ));
-        }
-        if o.parent.is_some() || o.root.is_some() || o.name.is_some() || o.keep {
-            return Err(SpawnError::Config(
-                "a cgroup parent, root, name or keep_cgroup is set but the container's cgroup \
-                 is disabled",
-            ));
-        }
-        return Ok(None);
+        let what = if cfg.devices.is_some() {
+            Some("a device policy")
+        } else if limits {
+            Some("a cgroup limit")
+        } else if o.parent.is_some() {
+            Some("cgroup_parent")
+        } else if o.root.is_some() {
+            Some("cgroup_root")
+        } else if o.name.is_some() {
+            Some("cgroup_name")
+        } else if o.keep {
+            Some("keep_cgroup")
+        } else {
+            None
+        };
+        return match what {
+            Some(what) => Err(SpawnError::CgroupDisabled { what }),
+            None => Ok(None),
+        };
     }
     // Anything the caller said about the cgroup makes it required: only a container with
     // no cgroup settings at all may run without one.
     // Values the kernel would reject are reported before any cgroup is made.
-    if let Err((file, source)) = cfg.resources.validate() {
+    let resources = cfg.resources()?;
+    if let Err((file, source)) = resources.validate() {
         return Err(SpawnError::InvalidLimit { file, source });
     }
     let required = limits
@@ -180,7 +217,7 @@ pub(crate) fn prepare(cfg: &CgroupConfig) -> Result<Option<ContainerCgroup>, Spa
         || o.root.is_some()
         || o.name.is_some()
         || o.keep;
-    match make(cfg) {
+    match make(cfg, &resources) {
         Ok(cg) => Ok(Some(cg)),
         // Without limits, a host where we may not make cgroups (no cgroup2, read-only, not
         // delegated to an unprivileged caller) still runs containers, just without one.
@@ -218,7 +255,7 @@ fn unusable_hierarchy(e: &CgroupError) -> bool {
     false
 }
 
-fn make(cfg: &CgroupConfig) -> Result<ContainerCgroup, SpawnError> {
+fn make(cfg: &CgroupConfig, resources: &Resources) -> Result<ContainerCgroup, SpawnError> {
     let o = &cfg.options;
     let h_owned;
     let h = match &o.root {
@@ -228,7 +265,7 @@ fn make(cfg: &CgroupConfig) -> Result<ContainerCgroup, SpawnError> {
         }
         None => discovered().map_err(SpawnError::Cgroup)?,
     };
-    let controllers = cfg.resources.required_controllers();
+    let controllers = resources.required_controllers();
     let mut attempts = 0;
     loop {
         attempts += 1;
@@ -253,7 +290,7 @@ fn make(cfg: &CgroupConfig) -> Result<ContainerCgroup, SpawnError> {
             _devices: None,
         };
         // On failure `made` is dropped, which removes the new cgroup again.
-        cfg.resources
+        resources
             .apply(made.cgroup())
             .map_err(SpawnError::Cgroup)?;
         if let Some(policy) = &cfg.devices {

@@ -1,18 +1,23 @@
 //! A running container's first process.
 
-use std::ffi::OsStr;
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
 use std::io::{self, PipeReader, PipeWriter, Read};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
 use std::process::{ExitStatus, Output};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
+
+pub use nix::sys::signal::Signal;
 
 use hutch_ns::idmap::SetGroups;
 use hutch_ns::{Namespace, Namespaces, NsError, NsHandle};
 
 use crate::cgroup::ContainerCgroup;
 use crate::command::JoinTarget;
+use crate::error::Pid;
 use crate::{Command, Container, SpawnError, sys};
 
 /// A process of ours: its pid, pidfd and, once reaped, its status.
@@ -23,7 +28,7 @@ use crate::{Command, Container, SpawnError, sys};
 /// reaps them as they end and keeps their status for their own handles.
 #[derive(Debug)]
 pub(crate) struct Proc {
-    pid: libc::pid_t,
+    pid: Pid,
     pidfd: OwnedFd,
     status: Mutex<Option<ExitStatus>>,
 }
@@ -48,9 +53,19 @@ impl Proc {
 /// The processes started in a container with [`Child::exec`].
 pub(crate) type ExecRegistry = Arc<Mutex<Vec<Weak<Proc>>>>;
 
+/// What processes exec'd into a container start from: the environment and working directory
+/// of the container's program.
+#[derive(Debug, Clone)]
+pub(crate) struct ExecDefaults {
+    pub env: BTreeMap<OsString, OsString>,
+    pub cwd: PathBuf,
+}
+
 /// What a process needs to know of its container to start more processes in it.
 #[derive(Debug)]
 pub(crate) struct ContainerLink {
+    /// What exec'd processes start from.
+    pub exec_defaults: Arc<ExecDefaults>,
     /// The container's registry of `exec`ed processes (shared by all of them).
     pub registry: ExecRegistry,
     /// For an `exec`ed process: the container's cgroup directory (the container's own
@@ -72,7 +87,10 @@ pub(crate) struct ContainerLink {
 ///
 /// Dropping a `Child` that has not been waited for kills it (`SIGKILL`; as PID 1 of its pid
 /// namespace, that ends every process of the container) and reaps it, then removes its
-/// cgroup: a container does not outlive its handle, and no zombie is left behind.
+/// cgroup: a container does not outlive its handle, and no zombie is left behind. Dropping
+/// waits at most one second for the container to end; a process that the kernel keeps longer
+/// (uninterruptible sleep on a hung mount) is handed to a background thread (`hutch-reaper`,
+/// started on first need) that reaps it and then removes its cgroup.
 ///
 /// Processes started with [`exec`](Child::exec) are children of the caller. When the
 /// container's PID 1 ends, the kernel kills them, and PID 1 only finishes exiting once they
@@ -95,7 +113,7 @@ pub struct Child {
 impl Child {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
-        pid: libc::pid_t,
+        pid: Pid,
         pidfd: OwnedFd,
         namespaces: Namespaces,
         stdin: Option<OwnedFd>,
@@ -127,7 +145,7 @@ impl Child {
 
     /// The process id, as seen by the caller; `None` once the process has been reaped.
     pub fn id(&self) -> Option<u32> {
-        self.proc.status().is_none().then_some(self.proc.pid as u32)
+        self.proc.status().is_none().then_some(self.proc.pid.get() as u32)
     }
 
     /// The pidfd of the process (valid for as long as the `Child`).
@@ -153,23 +171,28 @@ impl Child {
     /// Sends `SIGKILL`. Like std's, this succeeds when the process has already ended.
     #[doc(alias = "pidfd_send_signal")]
     pub fn kill(&mut self) -> io::Result<()> {
-        self.signal(libc::SIGKILL)
+        self.signal(Signal::SIGKILL)
     }
 
-    /// Sends the signal `sig` (e.g. `libc::SIGTERM`).
+    /// Sends the signal `sig` (e.g. `Signal::SIGTERM`).
     ///
     /// Without [`init`](Container::init) the program is PID 1 of its pid namespace, and the
-    /// kernel drops signals it has no handler for, except `SIGKILL` and `SIGSTOP`.
+    /// kernel drops signals it has no handler for, except `SIGKILL` and `SIGSTOP`; with an
+    /// init, the init forwards every signal to the program.
     ///
     /// # Errors
     ///
-    /// `EINVAL` for an invalid signal; a process already reaped succeeds quietly.
+    /// The error of `pidfd_send_signal`; a process already ended or reaped succeeds quietly.
+    ///
+    /// # References
+    ///
+    /// [pidfd_send_signal(2)](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html)
     #[doc(alias = "pidfd_send_signal")]
-    pub fn signal(&mut self, sig: i32) -> io::Result<()> {
+    pub fn signal(&self, sig: Signal) -> io::Result<()> {
         if self.proc.status().is_some() {
             return Ok(());
         }
-        match sys::pidfd_send_signal(self.proc.pidfd.as_fd(), sig) {
+        match sys::pidfd_send_signal(self.proc.pidfd.as_fd(), sig as i32) {
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
             r => r,
         }
@@ -189,9 +212,9 @@ impl Child {
     }
 
     /// Waits at most `timeout` for the process to end (polling the pidfd); `None` if it is still
-    /// running.
+    /// running. A timeout too large to represent (`Duration::MAX`) waits without bound.
     pub fn wait_timeout(&mut self, timeout: Duration) -> io::Result<Option<ExitStatus>> {
-        self.wait_until(Some(Instant::now() + timeout))
+        self.wait_until(Instant::now().checked_add(timeout))
     }
 
     /// Reaps whichever `exec`ed processes have ended; returns their pidfds' owners that still
@@ -262,15 +285,28 @@ impl Child {
     /// namespaces (and its cgroup), the way `docker exec` / `nsenter` do.
     ///
     /// The new process is a child of the caller, with its own [`Child`] handle. It joins with
-    /// `setns` on the container's pidfd; the root and working directory are the container's
-    /// root (change with [`Command::current_dir`]).
+    /// `setns` on the container's pidfd; its root is the container's root, and it starts with
+    /// the environment and working directory of the container's program (change them with
+    /// [`Command::env`], [`Command::env_clear`] and [`Command::current_dir`]), not the
+    /// caller's.
+    ///
+    /// The process that joins is a copy of the caller until it execs: it makes itself
+    /// non-dumpable and closes every descriptor but the program's before it enters the
+    /// container, so nothing there can read the caller's memory or descriptors through it.
     ///
     /// # Errors
     ///
     /// Reported by [`Command::spawn`]: a container that has ended gives
     /// [`SpawnError::JoinTarget`].
     pub fn exec(&self, program: impl AsRef<OsStr>) -> Command {
-        let mut cmd = Command::new_in(Container::host(), program.as_ref());
+        let mut container = Container::host();
+        container.env_clear();
+        let defaults = &self.link.exec_defaults;
+        for (k, v) in &defaults.env {
+            container.env(k, v);
+        }
+        let mut cmd = Command::new_in(container, program.as_ref());
+        cmd.current_dir(&defaults.cwd);
         cmd.join = Some(self.join_target());
         cmd
     }
@@ -284,13 +320,15 @@ impl Child {
             (None, Some(fd)) => Some(fd.as_fd()),
             (None, None) => None,
         };
+        let errno = |e: io::Error| e.raw_os_error().unwrap_or(libc::EIO);
         JoinTarget {
-            pidfd: self.proc.pidfd.try_clone(),
+            pidfd: self.proc.pidfd.try_clone().map_err(errno),
             pid: self.proc.pid,
             registry: self.link.registry.clone(),
             namespaces,
-            cgroup: cgroup_fd.map(|fd| fd.try_clone_to_owned()),
+            cgroup: cgroup_fd.map(|fd| fd.try_clone_to_owned().map_err(errno)),
             setgroups: self.link.setgroups,
+            exec_defaults: self.link.exec_defaults.clone(),
         }
     }
 
@@ -358,9 +396,91 @@ impl Drop for Child {
     fn drop(&mut self) {
         if self.proc.status().is_none() {
             let _ = sys::pidfd_send_signal(self.proc.pidfd.as_fd(), libc::SIGKILL);
-            let _ = self.wait_until(None);
+            let deadline = Instant::now() + DROP_WAIT;
+            if let Ok(Some(_)) = self.wait_until(Some(deadline)) {
+                // Ended and reaped; the cgroup (if any) is removed by its own Drop below.
+                return;
+            }
+            // Still not gone: a task stuck in the kernel (uninterruptible sleep on a hung
+            // mount, say) ends only when the kernel lets it. Hand it to the reaper thread,
+            // which reaps it (and what was exec'd into it) and then removes the cgroup, so
+            // that dropping never blocks without bound.
+            reaper::adopt(reaper::Orphan {
+                proc: self.proc.clone(),
+                registry: self.link.registry.clone(),
+                _cgroup: self.cgroup.take(),
+            });
         }
         // The cgroup (if any) is removed by its own Drop, after the process is gone.
+    }
+}
+
+/// How long dropping a [`Child`] waits for the killed container to end before handing it to
+/// the reaper thread.
+const DROP_WAIT: Duration = Duration::from_secs(1);
+
+/// One background thread that reaps containers whose handles were dropped while they were
+/// still ending, then removes their cgroups. Started on first use.
+mod reaper {
+    use std::os::fd::AsFd;
+    use std::sync::mpsc::{Receiver, Sender, channel};
+    use std::sync::{Arc, Mutex, OnceLock};
+    use std::time::Duration;
+
+    use super::{ExecRegistry, Proc, Weak};
+    use crate::cgroup::ContainerCgroup;
+    use crate::sys;
+
+    pub(super) struct Orphan {
+        pub proc: Arc<Proc>,
+        pub registry: ExecRegistry,
+        /// Removed (by its own `Drop`) when the orphan is dropped, after it was reaped.
+        pub _cgroup: Option<ContainerCgroup>,
+    }
+
+    fn sender() -> &'static Mutex<Sender<Orphan>> {
+        static TX: OnceLock<Mutex<Sender<Orphan>>> = OnceLock::new();
+        TX.get_or_init(|| {
+            let (tx, rx) = channel();
+            std::thread::Builder::new()
+                .name("hutch-reaper".into())
+                .spawn(move || run(rx))
+                .expect("spawning the hutch reaper thread");
+            Mutex::new(tx)
+        })
+    }
+
+    pub(super) fn adopt(o: Orphan) {
+        let tx = sender().lock().unwrap_or_else(|e| e.into_inner());
+        // The receiver lives as long as the process: sending cannot fail.
+        let _ = tx.send(o);
+    }
+
+    fn run(rx: Receiver<Orphan>) {
+        let mut orphans: Vec<Orphan> = Vec::new();
+        loop {
+            if orphans.is_empty() {
+                match rx.recv() {
+                    Ok(o) => orphans.push(o),
+                    Err(_) => return,
+                }
+            }
+            orphans.extend(rx.try_iter());
+            let fds: Vec<_> = orphans.iter().map(|o| o.proc.pidfd.as_fd()).collect();
+            let _ = sys::poll_any(&fds, Some(Duration::from_millis(200)));
+            drop(fds);
+            orphans.retain(|o| {
+                let live: Vec<Arc<Proc>> = {
+                    let list = o.registry.lock().unwrap_or_else(|e| e.into_inner());
+                    list.iter().filter_map(Weak::upgrade).collect()
+                };
+                for p in live {
+                    let _ = p.try_reap();
+                }
+                // Ended and reaped (or reaping fails for good): the cgroup goes with it.
+                !matches!(o.proc.try_reap(), Ok(Some(_)) | Err(_))
+            });
+        }
     }
 }
 
@@ -375,7 +495,7 @@ pub enum ControlError {
     #[error("the container of pid {pid} has no cgroup")]
     NoCgroup {
         /// The container's first process.
-        pid: i32,
+        pid: Pid,
     },
     /// The cgroup operation failed.
     #[error("cgroup operation failed")]

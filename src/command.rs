@@ -2,22 +2,27 @@
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
-use std::os::fd::OwnedFd;
+use std::os::fd::{OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Output};
 
 use hutch_ns::Namespaces;
 
+use crate::error::Pid;
 use crate::{Child, Container, SpawnError, Stdio};
 
 /// A running container to join instead of creating a new one (the `docker exec` path).
 #[derive(Debug)]
 pub(crate) struct JoinTarget {
-    /// A duplicate of the container's pidfd (duplicating can fail; reported at spawn).
-    pub pidfd: std::io::Result<OwnedFd>,
-    pub pid: i32,
+    /// A duplicate of the container's pidfd (duplicating can fail: the errno is reported at
+    /// spawn).
+    pub pidfd: Result<OwnedFd, i32>,
+    pub pid: Pid,
     pub namespaces: Namespaces,
-    pub cgroup: Option<std::io::Result<OwnedFd>>,
+    pub cgroup: Option<Result<OwnedFd, i32>>,
+    /// The environment and working directory of the container's program, which processes
+    /// exec'd into it start from.
+    pub exec_defaults: std::sync::Arc<crate::child::ExecDefaults>,
     /// Whether the container's user namespace allows `setgroups`.
     pub setgroups: hutch_ns::idmap::SetGroups,
     /// Where the new process is registered, so waiting for the container reaps it.
@@ -43,6 +48,8 @@ pub struct Command {
     pub(crate) stderr: Option<Stdio>,
     pub(crate) uid: Option<u32>,
     pub(crate) gid: Option<u32>,
+    /// Descriptors passed to the program: `(number inside, descriptor)`.
+    pub(crate) passed_fds: Vec<(RawFd, OwnedFd)>,
 }
 
 /// Which stream defaults apply: `spawn`/`status` inherit, `output` captures.
@@ -67,6 +74,7 @@ impl Command {
             stderr: None,
             uid: None,
             gid: None,
+            passed_fds: Vec::new(),
         }
     }
 
@@ -113,14 +121,21 @@ impl Command {
         self
     }
 
-    /// Starts from an empty environment instead of the caller's.
+    /// Starts from an empty environment instead of the caller's (and the container's, see
+    /// [`Container::env`]).
+    ///
+    /// Like `std::process::Command`, a command inherits the caller's environment by default;
+    /// a container that should not see it starts clean: `container.env_clear()`, or this.
     pub fn env_clear(&mut self) -> &mut Self {
         self.env_clear = true;
         self.env.clear();
         self
     }
 
-    /// Sets the working directory, as seen inside the container.
+    /// Sets the working directory, as seen inside the container. Without it the program
+    /// starts in the caller's working directory (without a rootfs; like
+    /// `std::process::Command`) or in `/` of a rootfs; a process started with
+    /// [`Child::exec`](crate::Child::exec) starts where the container's program did.
     pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
         self.cwd = Some(dir.as_ref().to_owned());
         self
@@ -144,14 +159,50 @@ impl Command {
         self
     }
 
+    /// Passes `fd` to the program as descriptor number `number` (3 or above; 0-2 are set with
+    /// [`stdin`](Command::stdin) and friends).
+    ///
+    /// Every other descriptor of the caller stays out of the container: the child marks all
+    /// descriptors above 2 close-on-exec before it runs the program, including ones the caller
+    /// (or its own parent, or C code) opened without `O_CLOEXEC`. This is the only way to give
+    /// a container a descriptor on purpose. The command keeps `fd` (and can spawn again); the
+    /// program gets a duplicate.
+    ///
+    /// # Errors
+    ///
+    /// Reported by [`spawn`](Command::spawn): a number below 3, the same number twice, or a
+    /// number not below the `RLIMIT_NOFILE` soft limit ([`SpawnError::PassFd`]).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let status = hutch::Container::new()
+    ///     .command("/bin/sh").arg("-c").arg("ls -l /proc/self/fd/3")
+    ///     .pass_fd(3, listener)
+    ///     .status()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn pass_fd(&mut self, number: RawFd, fd: impl Into<OwnedFd>) -> &mut Self {
+        self.passed_fds.push((number, fd.into()));
+        self
+    }
+
     /// Runs the program as this user id, as seen inside the container.
+    ///
+    /// `u32::MAX` (which the kernel takes as "no change") and, in a user namespace, ids that
+    /// are not mapped there are refused by [`spawn`](Command::spawn) with
+    /// [`SpawnError::InvalidId`].
+    #[doc(alias = "setresuid")]
     pub fn uid(&mut self, uid: u32) -> &mut Self {
         self.uid = Some(uid);
         self
     }
 
     /// Runs the program as this group id, as seen inside the container (supplementary groups
-    /// are dropped where the namespace allows it).
+    /// are dropped where the namespace allows it). Checked like [`uid`](Command::uid).
+    #[doc(alias = "setresgid")]
     pub fn gid(&mut self, gid: u32) -> &mut Self {
         self.gid = Some(gid);
         self

@@ -1,5 +1,6 @@
 //! The container configuration: isolation and limits, reusable for many commands.
 
+use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
@@ -65,6 +66,9 @@ pub struct Container {
     pub(crate) init: bool,
     pub(crate) die_with_parent: bool,
     pub(crate) cgroup: CgroupConfig,
+    /// Variables set (`Some`) or removed (`None`) for every command, over the caller's.
+    pub(crate) env: BTreeMap<OsString, Option<OsString>>,
+    pub(crate) env_clear: bool,
 }
 
 impl Default for Container {
@@ -94,6 +98,8 @@ impl Container {
             init: false,
             die_with_parent: false,
             cgroup: CgroupConfig::default(),
+            env: BTreeMap::new(),
+            env_clear: false,
         }
     }
 
@@ -159,13 +165,51 @@ impl Container {
         self
     }
 
+    /// Sets an environment variable for every command of this container, and for processes
+    /// started in it with [`Child::exec`](crate::Child::exec). A command's own
+    /// [`env`](Command::env) wins over it.
+    pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Self {
+        self.env
+            .insert(key.as_ref().to_owned(), Some(value.as_ref().to_owned()));
+        self
+    }
+
+    /// Removes a variable from the environment of every command of this container.
+    pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Self {
+        self.env.insert(key.as_ref().to_owned(), None);
+        self
+    }
+
+    /// Starts every command of this container from an empty environment (plus the variables
+    /// set with [`env`](Container::env)) instead of the caller's.
+    ///
+    /// By default a command inherits the caller's environment, as `std::process::Command`
+    /// does; `docker run` instead gives a small clean one. To get that:
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut c = hutch::Container::new();
+    /// c.env_clear()
+    ///  .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    ///  .env("HOME", "/root");
+    /// c.command("env").status()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn env_clear(&mut self) -> &mut Self {
+        self.env_clear = true;
+        self.env.clear();
+        self
+    }
+
     /// Sets the host name seen inside (needs the UTS namespace, which is on by default).
+    #[doc(alias = "sethostname")]
     pub fn hostname(&mut self, name: impl AsRef<OsStr>) -> &mut Self {
         self.hostname = Some(name.as_ref().to_owned());
         self
     }
 
     /// Sets the NIS domain name seen inside.
+    #[doc(alias = "setdomainname")]
     pub fn domainname(&mut self, name: impl AsRef<OsStr>) -> &mut Self {
         self.domainname = Some(name.as_ref().to_owned());
         self
@@ -173,6 +217,11 @@ impl Container {
 
     /// Uses `dir` as the root directory (`pivot_root`, with the old root detached). A minimal
     /// `/dev` and a fresh `/proc` are mounted in it.
+    ///
+    /// # References
+    ///
+    /// [pivot_root(2)](https://man7.org/linux/man-pages/man2/pivot_root.2.html)
+    #[doc(alias = "pivot_root")]
     pub fn rootfs(&mut self, dir: impl AsRef<Path>) -> &mut Self {
         self.rootfs = Some(dir.as_ref().to_owned());
         self
@@ -256,6 +305,20 @@ impl Container {
 
     /// Runs a tiny init as PID 1 that reaps orphans, forwards signals to the program and exits
     /// with its status (`docker run --init`). Without it the program itself is PID 1.
+    ///
+    /// The init is a separate program of a few hundred bytes, exec'd from a sealed memfd: it
+    /// holds nothing of the caller (no memory, no descriptor), so `/proc/1/mem` and
+    /// `/proc/1/exe` inside show only the init itself (`/memfd:hutch-init`). It starts with
+    /// every signal blocked and at its default disposition (an ignored `SIGCHLD` of the caller
+    /// does not carry over), waits for signals, forwards every one but `SIGCHLD` to the
+    /// program, reaps orphans, and exits with the program's exit code, or 128+N when the
+    /// program was killed by signal N.
+    ///
+    /// # Caveats
+    ///
+    /// The init program exists for x86_64. On other architectures the init is a copy of the
+    /// caller that never execs (the same loop), which keeps a copy of the caller's memory for
+    /// the container's life.
     pub fn init(&mut self, init: bool) -> &mut Self {
         self.init = init;
         self
@@ -270,6 +333,7 @@ impl Container {
     /// process: spawn from a long-lived thread (e.g. the main thread) when using this. A parent
     /// *process* that dies while the child is being set up is noticed (through its pidfd); a
     /// spawning thread that ends in that instant, while its process lives on, is not.
+    #[doc(alias = "PR_SET_PDEATHSIG")]
     pub fn die_with_parent(&mut self, enable: bool) -> &mut Self {
         self.die_with_parent = enable;
         self
@@ -305,35 +369,32 @@ impl Container {
     // ----- cgroup -------------------------------------------------------------------------
 
     /// Limits CPU time to `cores` CPUs' worth (`cpu.max`, with the default 100 ms period;
-    /// `docker run --cpus`). Values that are not finite or not above zero are rejected by
-    /// `spawn`.
+    /// `docker run --cpus`). Values that are not finite, not above zero, or too large for
+    /// `cpu.max` are rejected by `spawn` ([`SpawnError::InvalidLimit`](crate::SpawnError)).
     pub fn limit_cpu(&mut self, cores: f64) -> &mut Self {
-        let quota = if cores.is_finite() && cores > 0.0 {
-            // At least the kernel's minimum quota of 1 ms.
-            CpuMax::DEFAULT_PERIOD
-                .mul_f64(cores)
-                .max(std::time::Duration::from_millis(1))
-        } else {
-            std::time::Duration::ZERO
-        };
-        self.cgroup.resources.cpu_max = Some(CpuMax {
-            quota: Some(quota),
-            period: CpuMax::DEFAULT_PERIOD,
-        });
+        self.cgroup.cpu_cores = Some(cores);
+        self.cgroup.resources.cpu_max = None;
         self
     }
 
-    /// Limits memory to `bytes` (`memory.max`; `docker run --memory`): above it the kernel
-    /// reclaims, then OOM-kills inside the container.
-    pub fn limit_memory(&mut self, bytes: u64) -> &mut Self {
-        self.cgroup.resources.memory_max = Some(Max::Value(Bytes(bytes)));
+    /// Limits CPU time with a typed `cpu.max` value (quota per period).
+    pub fn cpu_max(&mut self, max: CpuMax) -> &mut Self {
+        self.cgroup.cpu_cores = None;
+        self.cgroup.resources.cpu_max = Some(max);
         self
     }
 
-    /// Limits swap use to `bytes` (`memory.swap.max`). Note that unlike Docker's
-    /// `--memory-swap`, this is swap alone, not memory plus swap.
-    pub fn memory_swap(&mut self, bytes: u64) -> &mut Self {
-        self.cgroup.resources.memory_swap_max = Some(Max::Value(Bytes(bytes)));
+    /// Limits memory (`memory.max`; `docker run --memory`): above it the kernel reclaims, then
+    /// OOM-kills inside the container. Takes bytes as a `u64` or a typed [`Bytes`].
+    pub fn limit_memory(&mut self, bytes: impl Into<Bytes>) -> &mut Self {
+        self.cgroup.resources.memory_max = Some(Max::Value(bytes.into()));
+        self
+    }
+
+    /// Limits swap use (`memory.swap.max`). Note that unlike Docker's `--memory-swap`, this is
+    /// swap alone, not memory plus swap.
+    pub fn memory_swap(&mut self, bytes: impl Into<Bytes>) -> &mut Self {
+        self.cgroup.resources.memory_swap_max = Some(Max::Value(bytes.into()));
         self
     }
 

@@ -3,9 +3,41 @@
 use std::ffi::OsString;
 use std::fmt;
 use std::io;
+use std::num::NonZeroI32;
+use std::os::fd::RawFd;
 use std::path::PathBuf;
+use std::process::ExitStatus;
+
+use hutch_ns::idmap::IdKind;
+use hutch_ns::{Namespace, Namespaces};
 
 use crate::sys::step;
+
+/// A process id, as seen by the caller (never 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Pid(NonZeroI32);
+
+impl Pid {
+    /// The pid, if `pid` is a valid process id (above zero).
+    pub fn new(pid: i32) -> Option<Pid> {
+        if pid > 0 {
+            NonZeroI32::new(pid).map(Pid)
+        } else {
+            None
+        }
+    }
+
+    /// The number.
+    pub fn get(self) -> i32 {
+        self.0.get()
+    }
+}
+
+impl fmt::Display for Pid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 /// A step of preparing a container, in the parent or in the child, named in [`SpawnError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -47,10 +79,19 @@ pub enum Step {
     Join,
     /// Forking into the joined pid namespace.
     JoinFork,
-    /// Closing descriptors.
+    /// Closing descriptors, or marking them close-on-exec (`close_range`).
     CloseFds,
     /// Writing the child's own user-namespace id maps (`/proc/self/uid_map`, ...).
     IdMap,
+    /// Moving a passed descriptor to its number ([`Command::pass_fd`](crate::Command::pass_fd)).
+    PassFd,
+    /// Making the process non-dumpable before it holds a copy of the caller inside the
+    /// container (`prctl(PR_SET_DUMPABLE)`).
+    Dumpable,
+    /// Executing the init program (`execveat` of its memfd).
+    InitExec,
+    /// The first instructions of the child, before any other step.
+    Start,
     /// A step this version does not know (a report from a mismatched build).
     Unknown(u32),
 }
@@ -77,6 +118,11 @@ impl Step {
             step::SETUID => Step::Setuid,
             step::CLOSE_FDS => Step::CloseFds,
             step::ID_MAP => Step::IdMap,
+            step::MOUNT => Step::Mount,
+            step::PASS_FD => Step::PassFd,
+            step::DUMPABLE => Step::Dumpable,
+            step::INIT_EXEC => Step::InitExec,
+            step::START => Step::Start,
             other => Step::Unknown(other),
         }
     }
@@ -104,6 +150,10 @@ impl Step {
             Step::JoinFork => "join fork",
             Step::CloseFds => "close fds",
             Step::IdMap => "id map",
+            Step::PassFd => "pass fd",
+            Step::Dumpable => "dumpable",
+            Step::InitExec => "init exec",
+            Step::Start => "start",
             Step::Unknown(_) => "unknown",
         }
     }
@@ -143,21 +193,70 @@ pub enum SpawnError {
         /// Its length in bytes.
         len: usize,
     },
-    /// The configuration contradicts itself (e.g. a hostname without a UTS namespace).
-    #[error("invalid configuration: {0}")]
-    Config(&'static str),
+    /// A setting needs a namespace that the container does not create (e.g. a hostname
+    /// without a UTS namespace, mounts without a mount namespace, an init without a pid
+    /// namespace).
+    #[error(
+        "{what} needs a new {namespace} namespace (Namespaces::{}), which this container \
+         shares with the caller",
+        format!("{:?}", .namespace).to_uppercase()
+    )]
+    NeedsNamespace {
+        /// What was asked for, e.g. `"a hostname"`, `"a fresh /proc"`.
+        what: &'static str,
+        /// The namespace it needs.
+        namespace: Namespace,
+    },
+    /// The program name is empty.
+    #[error("the program name is empty")]
+    EmptyProgram,
+    /// An environment variable name is empty or contains `=`.
+    #[error("environment variable name {name:?} is empty or contains '='")]
+    InvalidEnvName {
+        /// The name.
+        name: OsString,
+    },
+    /// A cgroup setting was made although the container's cgroup is disabled
+    /// ([`Container::cgroup(false)`](crate::Container::cgroup)).
+    #[error("{what} is set but the container's cgroup is disabled")]
+    CgroupDisabled {
+        /// The setting, e.g. `"a memory limit"`, `"cgroup_parent"`.
+        what: &'static str,
+    },
+    /// A user or group id that the kernel treats specially (`u32::MAX` means "no change" to
+    /// `setresuid`), or one that is not mapped in the container's user namespace.
+    #[error("{kind} {id} {reason}")]
+    InvalidId {
+        /// User or group.
+        kind: IdKind,
+        /// The id.
+        id: u32,
+        /// Why, e.g. `"is not mapped in the container's user namespace"`.
+        reason: &'static str,
+    },
+    /// A descriptor passed with [`Command::pass_fd`](crate::Command::pass_fd) cannot be given
+    /// that number.
+    #[error("cannot pass a descriptor as number {number}: {reason}")]
+    PassFd {
+        /// The number asked for inside.
+        number: RawFd,
+        /// Why, e.g. `"0, 1 and 2 are the standard streams"`.
+        reason: &'static str,
+    },
     /// The mount plan is invalid (checked in the parent, before anything was created).
     #[error("invalid mount plan")]
     MountPlan(#[source] hutch_ns::mount::MountPlanError),
     /// A mount step failed in the child.
     #[error("step \"mount\" failed in the child")]
     Mount(#[source] hutch_ns::mount::MountError),
-    /// The user-namespace id maps are invalid or could not be written.
+    /// The user-namespace id maps are invalid (checked before any child was created).
+    #[error("invalid user namespace id maps")]
+    InvalidIdMap(#[source] hutch_ns::idmap::IdMapError),
+    /// The user-namespace id maps could not be written for the child.
     #[error("user namespace id maps for pid {pid}")]
     IdMap {
-        /// The child whose maps were being written (0 when the maps were rejected before
-        /// any child was created).
-        pid: i32,
+        /// The child whose maps were being written.
+        pid: Pid,
         /// What went wrong.
         #[source]
         source: hutch_ns::idmap::IdMapError,
@@ -166,7 +265,7 @@ pub enum SpawnError {
     #[error("time namespace offsets for pid {pid}")]
     TimeOffsets {
         /// The child.
-        pid: i32,
+        pid: Pid,
         /// What went wrong.
         #[source]
         source: hutch_ns::time::TimeNsError,
@@ -180,11 +279,21 @@ pub enum SpawnError {
         #[source]
         source: io::Error,
     },
+    /// Setting up one of the program's standard streams failed (opening `/dev/null`, making
+    /// a pipe, duplicating the caller's descriptor).
+    #[error("setting up {stream} failed")]
+    Stdio {
+        /// `"stdin"`, `"stdout"` or `"stderr"`.
+        stream: &'static str,
+        /// The error from the system call.
+        #[source]
+        source: io::Error,
+    },
     /// `clone3` failed.
-    #[error("clone3 with namespaces {namespaces} failed")]
+    #[error("clone3 with namespaces {namespaces:?} failed")]
     Clone {
         /// The namespaces asked for.
-        namespaces: String,
+        namespaces: Namespaces,
         /// The error from the system call.
         #[source]
         source: io::Error,
@@ -200,11 +309,21 @@ pub enum SpawnError {
         #[source]
         source: io::Error,
     },
+    /// The child died during setup without reporting a failure: killed by a signal (an
+    /// out-of-memory kill from its own `memory.max`, a `SIGKILL` from outside, a fault) or
+    /// ended, at the step it had reached.
+    #[error("the child died at step \"{step}\" before running the program ({status})")]
+    ChildDied {
+        /// The step the child had reached.
+        step: Step,
+        /// How it ended (`std::os::unix::process::ExitStatusExt::signal` gives the signal).
+        status: ExitStatus,
+    },
     /// The target of an `exec` into a running container has ended or cannot be inspected.
     #[error("cannot join the container of pid {pid}")]
     JoinTarget {
         /// The container's process.
-        pid: i32,
+        pid: Pid,
         /// Why.
         #[source]
         source: io::Error,
@@ -222,6 +341,15 @@ pub enum SpawnError {
         #[source]
         source: hutch_cgroup::ParseError,
     },
+    /// [`Container::limit_cpu`](crate::Container::limit_cpu) got a number of CPUs that
+    /// `cpu.max` cannot express.
+    #[error("limit_cpu({cores}): {reason}")]
+    InvalidCpus {
+        /// The number of CPUs asked for.
+        cores: f64,
+        /// Why it is refused.
+        reason: &'static str,
+    },
     /// The device access policy could not be loaded or attached to the container's cgroup.
     #[error("device access policy")]
     Devices(#[source] hutch_cgroup::device::DeviceError),
@@ -233,6 +361,7 @@ impl SpawnError {
         match self {
             SpawnError::Child { step, .. } => Some(*step),
             SpawnError::Mount(_) => Some(Step::Mount),
+            SpawnError::ChildDied { step, .. } => Some(*step),
             _ => None,
         }
     }

@@ -124,14 +124,16 @@ mod child;
 mod command;
 mod container;
 mod error;
+pub mod preflight;
 mod spawn;
 mod stdio;
 mod sys;
 
-pub use child::{Child, ControlError};
+pub use child::{Child, ControlError, Signal};
 pub use command::Command;
 pub use container::Container;
-pub use error::{SpawnError, Step, error_chain};
+pub use error::{Pid, SpawnError, Step, error_chain};
+pub use preflight::preflight;
 pub use hutch_ns::{Namespace, Namespaces};
 pub use stdio::Stdio;
 

@@ -155,7 +155,10 @@ fn disabled_cgroup_with_cgroup_settings_is_a_config_error() {
     let mut c = Container::new();
     c.cgroup(false).cgroup_name("x");
     let err = c.command("true").spawn().unwrap_err();
-    assert!(matches!(err, SpawnError::Config(_)), "{err:?}");
+    assert!(
+        matches!(err, SpawnError::CgroupDisabled { what: "cgroup_name" }),
+        "{err:?}"
+    );
 }
 
 #[test]

@@ -464,7 +464,10 @@ fn init_without_a_pid_namespace_is_refused() {
     let mut c = Container::new();
     c.share(Namespaces::PID).init(true);
     let err = expect_error("init without pid ns", &mut c.command("true"));
-    assert!(matches!(err, SpawnError::Config(_)), "{err:?}");
+    assert!(
+        matches!(err, SpawnError::NeedsNamespace { namespace: hutch::Namespace::Pid, .. }),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -523,7 +526,7 @@ fn init_reaps_orphans_forwards_signals_and_passes_the_status() {
         .unwrap();
     let mut buf = [0u8; 6];
     child.stdout.as_mut().unwrap().read_exact(&mut buf).unwrap();
-    child.signal(libc::SIGTERM).unwrap();
+    child.signal(hutch::Signal::SIGTERM).unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(7));
     // Killed by a signal: 128 + N.
     let out = c
@@ -754,7 +757,7 @@ fn overlapping_id_maps_are_rejected() {
     let gid = hutch::ns::idmap::IdMap::single(0, 0);
     c.id_maps(uid, gid);
     let err = expect_error("overlapping maps", &mut c.command("true"));
-    assert!(matches!(err, SpawnError::IdMap { .. }), "{err:?}");
+    assert!(matches!(err, SpawnError::InvalidIdMap(_)), "{err:?}");
     let msg = hutch::error_chain(&err);
     assert!(msg.contains("overlap"), "{msg}");
 }

@@ -96,6 +96,12 @@ impl Bytes {
     }
 }
 
+impl From<u64> for Bytes {
+    fn from(n: u64) -> Bytes {
+        Bytes(n)
+    }
+}
+
 impl fmt::Display for Bytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)

@@ -1,0 +1,112 @@
+//! The join layer (`Child::exec`), parent side: the running container's pidfd and cgroup,
+//! the descriptors the intermediate keeps, and the end of the join.
+//!
+//! The intermediate process is a fork-like copy of the caller. Before it enters the
+//! container it makes itself non-dumpable and closes every descriptor except the ones the
+//! program needs (listed here), so nothing in the container can read the caller's memory or
+//! descriptors through it. It forks the program's process into the container's pid namespace
+//! with `CLONE_PARENT | CLONE_PARENT_SETTID`: the kernel writes that process's pid into the
+//! shared progress page before the fork returns, so the pid is known (and the process reaped)
+//! even if the intermediate dies right after.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+
+use super::fds::Fds;
+use super::{abandon, child_error, keep_list};
+use crate::command::JoinTarget;
+use crate::error::{Pid, Step};
+use crate::sys::{self, Join, Prepared, ProgressPage};
+use crate::{Command, SpawnError};
+
+pub(crate) fn prepare(j: &JoinTarget, fds: &Fds, report_fd: RawFd) -> Result<Join, SpawnError> {
+    let target = |source| SpawnError::JoinTarget { pid: j.pid, source };
+    let pidfd = j
+        .pidfd
+        .as_ref()
+        .map_err(|e| target(io::Error::from_raw_os_error(*e)))?;
+    // A pidfd becomes readable when its process ends: joining it then is pointless.
+    if sys::poll_any(&[pidfd.as_fd()], Some(std::time::Duration::ZERO)).map_err(target)? {
+        return Err(target(io::Error::from_raw_os_error(libc::ESRCH)));
+    }
+    let cgroup_fd = match &j.cgroup {
+        None => None,
+        Some(Ok(fd)) => Some(fd.as_raw_fd()),
+        Some(Err(e)) => return Err(target(io::Error::from_raw_os_error(*e))),
+    };
+    let mut extra = vec![report_fd, pidfd.as_raw_fd()];
+    extra.extend(cgroup_fd);
+    Ok(Join {
+        pidfd: pidfd.as_raw_fd(),
+        nstypes: j.namespaces.bits() as libc::c_int,
+        cgroup_fd,
+        keep: keep_list(fds, &extra),
+    })
+}
+
+/// Reads to the end of the report pipe (the intermediate has exited, and the program's process
+/// has exec'd or ended), then decides.
+pub(crate) fn finish(
+    intermediate: OwnedFd,
+    report: &OwnedFd,
+    plan: &Prepared,
+    cmd: &Command,
+    progress: &ProgressPage,
+) -> Result<(Pid, OwnedFd), SpawnError> {
+    let mut error: Option<SpawnError> = None;
+    loop {
+        match sys::read_record(report.as_fd()) {
+            Ok(None) => break,
+            Ok(Some(r)) => {
+                if error.is_none() {
+                    error = Some(child_error(r, plan, cmd));
+                }
+            }
+            Err(source) => {
+                abandon(intermediate.as_fd());
+                if let Some(pid) = progress.joined() {
+                    sys::kill_and_reap_child(pid);
+                }
+                return Err(SpawnError::Parent {
+                    op: "reading the child's report",
+                    source,
+                });
+            }
+        }
+    }
+    // The intermediate ends by itself once it has forked (or failed).
+    let intermediate_status = sys::waitid_pidfd(intermediate.as_fd(), false).ok().flatten();
+    match (error, progress.joined()) {
+        (Some(e), Some(pid)) => {
+            // It reported its failure and exits by itself.
+            sys::reap_child(pid);
+            Err(e)
+        }
+        (Some(e), None) => Err(e),
+        // The intermediate died before its fork, without a word.
+        (None, None) => Err(SpawnError::ChildDied {
+            step: Step::from_code(progress.step(0)),
+            status: ExitStatus::from_raw(intermediate_status.unwrap_or(0)),
+        }),
+        // The program's process died before its exec, without a word.
+        (None, Some(pid)) if progress.step(1) != sys::step::EXEC => {
+            let raw = sys::kill_and_reap_child(pid);
+            Err(SpawnError::ChildDied {
+                step: Step::from_code(progress.step(1)),
+                status: ExitStatus::from_raw(raw),
+            })
+        }
+        (None, Some(pid)) => match sys::pidfd_open(pid) {
+            Ok(fd) => Ok((Pid::new(pid).expect("the kernel stores a positive pid"), fd)),
+            Err(source) => {
+                sys::kill_and_reap_child(pid);
+                Err(SpawnError::Parent {
+                    op: "pidfd_open",
+                    source,
+                })
+            }
+        },
+    }
+}

@@ -1,0 +1,485 @@
+//! The parent's side of spawning: prepare every layer, clone, finish the parent's steps, and
+//! turn the child's report into a `Child` or an error.
+//!
+//! A spawn is a fixed sequence of layers. Each layer has a module here for its parent-side
+//! work (checking the configuration, building what the child needs) and a function in
+//! `crate::sys::child` for its child-side system calls; the order in the child is documented
+//! at the top of that module. To find "where does layer X happen": `spawn::X` in the parent,
+//! `sys::child::X` in the child.
+//!
+//! | layer | parent (here) | child (`sys::child`) |
+//! |---|---|---|
+//! | exec | [`program`]: PATH candidates, argv, environment | `exec_program` |
+//! | descriptors | [`fds`]: stdio, passed descriptors, the floor above them | `descriptors` |
+//! | user / time ns | [`userns`]: id maps, offsets, sync channel; writes maps after clone | `user_and_time_namespaces` |
+//! | uts | [`uts_name`] | `uts` |
+//! | network | `lo` request | `loopback_up` |
+//! | mounts | [`mount_plan`] | `PreparedMounts::apply` |
+//! | credentials | [`creds`]: ids checked against the maps | `credentials` |
+//! | cgroup | `crate::cgroup::prepare`: made and limited before the clone | `CLONE_INTO_CGROUP` |
+//! | join (`exec`) | [`join`]: the target's pidfd, cgroup, kept descriptors | `join_container` |
+//! | init | the sealed init program (`sys::init`) | `start_init` |
+
+mod creds;
+pub(crate) mod fds;
+mod join;
+pub(crate) mod program;
+mod userns;
+
+use std::ffi::{CString, OsStr};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use hutch_ns::mount::{MountFailure, MountPlan, MountStep, PreparedMounts};
+use hutch_ns::{Namespace, Namespaces};
+
+use crate::child::{ContainerLink, ExecDefaults};
+use crate::command::Defaults;
+use crate::error::{Pid, Step};
+use crate::sys::{self, InitPlan, Prepared, ProgressPage, Record};
+use crate::{Child, Command, SpawnError};
+
+/// The kernel's limit on host and domain names (`__NEW_UTS_LEN`).
+const UTS_LEN: usize = 64;
+
+fn parent(op: &'static str) -> impl FnOnce(io::Error) -> SpawnError {
+    move |source| SpawnError::Parent { op, source }
+}
+
+/// A host or domain name, checked: it needs a UTS namespace and fits the kernel's limit.
+fn uts_name(
+    what: &'static str,
+    name: Option<&OsStr>,
+    ns: Namespaces,
+) -> Result<Option<CString>, SpawnError> {
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    if !ns.contains(Namespaces::UTS) {
+        return Err(SpawnError::NeedsNamespace {
+            what: if what == "hostname" {
+                "a hostname"
+            } else {
+                "a domain name"
+            },
+            namespace: Namespace::Uts,
+        });
+    }
+    if name.len() > UTS_LEN {
+        return Err(SpawnError::HostnameTooLong {
+            hostname: name.to_owned(),
+            len: name.len(),
+        });
+    }
+    program::cstring(what, name).map(Some)
+}
+
+/// The mount plan a spawn applies: the user's plan plus `/proc` and `/dev` as configured.
+fn mount_plan(cmd: &Command, ns: Namespaces) -> Result<Option<PreparedMounts>, SpawnError> {
+    let c = &cmd.container;
+    let fresh_proc = c.proc && (ns.contains(Namespaces::PID) || c.rootfs.is_some());
+    if !ns.contains(Namespaces::MOUNT) {
+        let what = if c.rootfs.is_some() {
+            Some("a rootfs")
+        } else if c.mounts != MountPlan::default() {
+            Some("mounts (tmpfs, bind, masks, read-only paths)")
+        } else if fresh_proc {
+            // A fresh /proc for a new pid namespace cannot be mounted over the host's /proc:
+            // without it PID 1 would see the host's processes. Say so rather than skip it.
+            Some("a fresh /proc for the new pid namespace (turn it off with Container::proc(false))")
+        } else {
+            None
+        };
+        return match what {
+            Some(what) => Err(SpawnError::NeedsNamespace {
+                what,
+                namespace: Namespace::Mount,
+            }),
+            None => Ok(None),
+        };
+    }
+    let mut plan: MountPlan = c.mounts.clone();
+    if let Some(root) = &c.rootfs {
+        plan.rootfs(root);
+        plan.dev(c.dev);
+    }
+    // A fresh /proc for a new pid namespace; under a rootfs also without one (there is no
+    // other /proc there).
+    plan.proc(fresh_proc);
+    plan.prepare().map(Some).map_err(SpawnError::MountPlan)
+}
+
+/// Reads the child's next report: `Ok(true)` for READY (time namespace made), `Ok(false)` at
+/// end of file (the program was exec'd, or the child died), or the error the child reported.
+fn next_report(report: &OwnedFd, plan: &Prepared, cmd: &Command) -> Result<bool, SpawnError> {
+    match sys::read_record(report.as_fd()) {
+        Ok(None) => Ok(false),
+        Ok(Some(r)) if r.tag == sys::TAG_READY => Ok(true),
+        Ok(Some(r)) => Err(child_error(r, plan, cmd)),
+        Err(source) => Err(SpawnError::Parent {
+            op: "reading the child's report",
+            source,
+        }),
+    }
+}
+
+/// Kills and reaps a child that never got to run its program.
+fn abandon(pidfd: BorrowedFd<'_>) {
+    let _ = sys::pidfd_send_signal(pidfd, libc::SIGKILL);
+    let _ = sys::waitid_pidfd(pidfd, false);
+}
+
+/// Turns a failure record from the child into an error naming the step and what it acted on.
+fn child_error(rec: Record, plan: &Prepared, cmd: &Command) -> SpawnError {
+    if rec.tag == sys::TAG_MOUNT_ERROR
+        && let (Some(m), Some(step)) = (&plan.mounts, MountStep::from_u8(rec.step as u8))
+    {
+        let f = MountFailure {
+            step,
+            index: rec.index,
+            errno: rec.errno,
+        };
+        return SpawnError::Mount(m.describe(f));
+    }
+    let step = Step::from_code(rec.step);
+    let mut errno = rec.errno;
+    let on: Option<PathBuf> = match step {
+        Step::Exec => plan
+            .exec
+            .programs
+            .get(rec.index as usize)
+            .map(|p| PathBuf::from(OsStr::from_bytes(p.as_bytes()))),
+        Step::Chdir => cmd.cwd.clone(),
+        Step::Hostname => cmd.container.hostname.clone().map(PathBuf::from),
+        Step::Domainname => cmd.container.domainname.clone().map(PathBuf::from),
+        Step::Loopback => Some(PathBuf::from("lo")),
+        Step::IdMap => plan
+            .userns
+            .self_maps
+            .as_ref()
+            .and_then(|f| f.get(rec.index as usize))
+            .map(|(path, _)| PathBuf::from(OsStr::from_bytes(path.to_bytes()))),
+        Step::EnterTimeNamespace => Some(PathBuf::from(OsStr::from_bytes(
+            plan.userns.time_for_children.to_bytes(),
+        ))),
+        Step::Setuid => cmd.uid.map(|u| PathBuf::from(format!("uid {u}"))),
+        Step::Setgid => cmd.gid.map(|g| PathBuf::from(format!("gid {g}"))),
+        Step::Stdio => ["stdin", "stdout", "stderr"]
+            .get(rec.index as usize)
+            .map(PathBuf::from),
+        Step::PassFd => plan
+            .fds
+            .passed
+            .get(rec.index as usize)
+            .map(|(_, n)| PathBuf::from(format!("descriptor {n}"))),
+        _ => None,
+    };
+    let on = match (step, errno) {
+        // A program found nowhere on PATH: name the program, not the last directory tried.
+        (Step::Exec, libc::ENOENT) if plan.exec.programs.len() > 1 => {
+            Some(PathBuf::from(&cmd.program))
+        }
+        // A script whose interpreter is missing, or a directory: say which, when the
+        // container sees the caller's tree.
+        (Step::Exec, libc::ENOENT | libc::EACCES) if cmd.container.rootfs.is_none() => {
+            match on
+                .as_deref()
+                .and_then(|p| program::explain_exec_failure(p, errno))
+            {
+                Some((path, _)) if errno == libc::EACCES => {
+                    errno = libc::EISDIR;
+                    Some(path)
+                }
+                Some((interp, _)) => Some(interp),
+                None => on,
+            }
+        }
+        _ => on,
+    };
+    SpawnError::Child {
+        step,
+        on,
+        source: io::Error::from_raw_os_error(errno),
+    }
+}
+
+/// A child that reached end of file without a failure record either exec'd or died on the way;
+/// the progress page tells which.
+fn died_on_the_way(progress: &ProgressPage, slot: usize) -> Option<Step> {
+    match progress.step(slot) {
+        sys::step::EXEC => None,
+        code => Some(Step::from_code(code)),
+    }
+}
+
+/// The error for a child that died at `step`, after reaping it.
+fn died(pidfd: BorrowedFd<'_>, step: Step) -> SpawnError {
+    let raw = sys::waitid_pidfd(pidfd, false).ok().flatten().unwrap_or(0);
+    SpawnError::ChildDied {
+        step,
+        status: std::process::ExitStatus::from_raw(raw),
+    }
+}
+
+pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnError> {
+    let c = &cmd.container;
+    let joining = cmd.join.is_some();
+    let ns = if joining {
+        Namespaces::empty()
+    } else {
+        c.effective_namespaces()
+    };
+
+    // --- Every layer, prepared in the parent. -------------------------------------------
+    let env = program::environment(cmd);
+    let exec = program::prepare(cmd, &env)?;
+    let (hostname, domainname) = if joining {
+        (None, None)
+    } else {
+        (
+            uts_name("hostname", c.hostname.as_deref(), ns)?,
+            uts_name("domainname", c.domainname.as_deref(), ns)?,
+        )
+    };
+    let cwd = cmd
+        .cwd
+        .as_ref()
+        .map(|d| program::cstring("working directory", d.as_os_str()))
+        .transpose()?;
+    if c.init && !joining && !ns.contains(Namespaces::PID) {
+        return Err(SpawnError::NeedsNamespace {
+            what: "an init (only PID 1 of a pid namespace reaps orphans)",
+            namespace: Namespace::Pid,
+        });
+    }
+    let mounts = if joining { None } else { mount_plan(cmd, ns)? };
+    // The sync descriptor is read before the descriptor layer, so its number does not
+    // matter; the child closes it once used.
+    let (userns_plan, mut user) = userns::prepare(cmd, ns)?;
+    let (setgroups, joined_maps) = match &cmd.join {
+        Some(j) => (j.setgroups, creds::maps_of(j.pid.get())),
+        None => (user.setgroups, None),
+    };
+    let creds = creds::prepare(cmd, joined_maps.as_ref().or(user.mapped.as_ref()), setgroups)?;
+    fds::check_limit(cmd)?;
+    let fds = fds::prepare(cmd, defaults)?;
+    let floor = fds.floor;
+    let init_fd = if c.init && !joining {
+        match sys::init::memfd().map_err(parent("creating the init program (memfd_create)"))? {
+            Some(fd) => Some(sys::dup_at_least(fd.as_fd(), floor).map_err(parent("dup"))?),
+            None => None,
+        }
+    } else {
+        None
+    };
+
+    let (report_r, report_w) = io::pipe().map_err(parent("pipe2"))?;
+    let report_w = sys::at_least(report_w.into(), floor).map_err(parent("dup"))?;
+    let progress = ProgressPage::new().map_err(parent("mmap"))?;
+    let join = match &cmd.join {
+        Some(j) => Some(join::prepare(j, &fds, report_w.as_raw_fd())?),
+        None => None,
+    };
+
+    // The container's cgroup, created and limited before the clone, so the child starts in
+    // it (CLONE_INTO_CGROUP) and is never outside its limits.
+    let mut cgroup = if joining {
+        None
+    } else {
+        crate::cgroup::prepare(&c.cgroup)?
+    };
+
+    let parent_pidfd = if c.die_with_parent && !joining {
+        let fd = sys::pidfd_open(std::process::id() as libc::pid_t).map_err(parent("pidfd_open"))?;
+        Some(sys::at_least(fd, floor).map_err(parent("dup"))?)
+    } else {
+        None
+    };
+
+    // Made before the clone, so that nothing can fail once the process runs.
+    let link = match &cmd.join {
+        Some(j) => ContainerLink {
+            registry: j.registry.clone(),
+            cgroup_fd: match &j.cgroup {
+                Some(Ok(fd)) => Some(fd.try_clone().map_err(parent("dup"))?),
+                _ => None,
+            },
+            setgroups: j.setgroups,
+            register: true,
+            exec_defaults: j.exec_defaults.clone(),
+        },
+        None => ContainerLink {
+            registry: Default::default(),
+            cgroup_fd: None,
+            setgroups,
+            register: false,
+            exec_defaults: Arc::new(ExecDefaults {
+                env: env.clone(),
+                cwd: cmd.cwd.clone().unwrap_or_else(|| PathBuf::from("/")),
+            }),
+        },
+    };
+
+    let init = match (&init_fd, c.init && !joining) {
+        (Some(fd), _) => Some(InitPlan::Program {
+            memfd: fd.as_raw_fd(),
+        }),
+        (None, true) => Some(InitPlan::InProcess),
+        (None, false) => None,
+    };
+    let plan = Prepared {
+        report_fd: report_w.as_raw_fd(),
+        progress: progress.as_ptr(),
+        parent_ends: [
+            report_r.as_raw_fd(),
+            user.sync.as_ref().map_or(-1, |(_, w)| w.as_raw_fd()),
+        ],
+        death_signal: parent_pidfd.as_ref().map(|fd| fd.as_raw_fd()),
+        join,
+        userns: userns_plan,
+        hostname,
+        domainname,
+        loopback: (ns.contains(Namespaces::NET)).then(sys::loopback_request),
+        mounts,
+        creds,
+        cwd,
+        fds: fds.plan,
+        init,
+        exec,
+    };
+
+    // Time namespaces are created by the child with unshare(), so that the offsets can be
+    // written before any process enters the namespace.
+    let clone_flags = (ns - Namespaces::TIME).bits();
+    // Share our memory with the child (no page-table copy, no copy-on-write faults) unless the
+    // parent has work to do for it before its exec, it forks again (init, joining a
+    // container), it changes credentials (which would make the shared memory, and so the
+    // caller, non-dumpable), or there is no trampoline for this architecture.
+    let shared_vm = sys::shared_vm_supported()
+        && plan.init.is_none()
+        && !joining
+        && user.sync.is_none()
+        && cmd.uid.is_none()
+        && cmd.gid.is_none();
+    let mode = if shared_vm {
+        sys::CloneMode::SharedVm
+    } else {
+        sys::CloneMode::Fork
+    };
+    let cgroup_fd = cgroup.as_ref().map(|cg| cg.dir_fd());
+    let cloned = match sys::spawn_child(clone_flags, cgroup_fd, &plan, mode) {
+        // Before Linux 6.2, a caller inside a time namespace of its own may not share its
+        // memory with a child (EINVAL): fall back to the fork-like clone.
+        Err(e) if shared_vm && e.raw_os_error() == Some(libc::EINVAL) => {
+            sys::spawn_child(clone_flags, cgroup_fd, &plan, sys::CloneMode::Fork)
+        }
+        r => r,
+    };
+    let cloned = match cloned {
+        Ok(c) => c,
+        Err(source) => {
+            drop(cgroup);
+            return Err(SpawnError::Clone {
+                namespaces: ns,
+                source,
+            });
+        }
+    };
+    // A child sharing our memory runs on this stack until it execs (end of file on the report
+    // pipe) or is reaped; every return below happens after one of those, and locals declared
+    // later are dropped first.
+    let _stack = cloned.stack;
+    // Our copies of the child's ends must be closed, or we never see end-of-file.
+    drop(report_w);
+    drop(fds.child_ends);
+    drop(init_fd);
+    let report = OwnedFd::from(report_r);
+    let pid = Pid::new(cloned.pid).expect("clone3 returns a positive pid in the parent");
+
+    let fail = |e: SpawnError, pidfd: BorrowedFd<'_>| -> SpawnError {
+        abandon(pidfd);
+        e
+    };
+
+    // --- The parent's steps. ------------------------------------------------------------
+    let ready = || match next_report(&report, &plan, cmd) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(SpawnError::Child {
+            step: Step::Sync,
+            on: None,
+            source: io::Error::from(io::ErrorKind::UnexpectedEof),
+        }),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = userns::parent_step(&mut user, pid, ready) {
+        return Err(fail(e, cloned.pidfd.as_fd()));
+    }
+
+    // --- Wait for exec (end of file) or a failure report. -------------------------------
+    let (pid, pidfd) = if joining {
+        join::finish(cloned.pidfd, &report, &plan, cmd, &progress)?
+    } else {
+        // End of file: the program was exec'd, or the child died on the way. A stray READY
+        // here would be a protocol error.
+        match next_report(&report, &plan, cmd) {
+            Ok(false) => {}
+            Ok(true) => {
+                let e = SpawnError::Child {
+                    step: Step::Sync,
+                    on: None,
+                    source: io::Error::from_raw_os_error(libc::EPROTO),
+                };
+                return Err(fail(e, cloned.pidfd.as_fd()));
+            }
+            Err(e) => return Err(fail(e, cloned.pidfd.as_fd())),
+        }
+        let slots: &[usize] = if plan.init.is_some() { &[0, 1] } else { &[0] };
+        for &slot in slots {
+            let step = match (slot, died_on_the_way(&progress, slot)) {
+                // The init process exec'd the init program: that is its last step.
+                (0, Some(Step::InitExec)) if plan.init.is_some() => continue,
+                (_, s) => s,
+            };
+            if let Some(step) = step {
+                let _ = sys::pidfd_send_signal(cloned.pidfd.as_fd(), libc::SIGKILL);
+                return Err(died(cloned.pidfd.as_fd(), step));
+            }
+        }
+        (pid, cloned.pidfd)
+    };
+    if let Some(cg) = &mut cgroup {
+        // Only now: a failed spawn removes the cgroup even when it was to be kept.
+        cg.keep(c.cgroup.options.keep);
+    }
+    drop(plan);
+    let [stdin, stdout, stderr] = fds.parent_ends;
+
+    Ok(Child::new(
+        pid,
+        pidfd,
+        if joining {
+            cmd.join
+                .as_ref()
+                .map_or(Namespaces::empty(), |j| j.namespaces)
+        } else {
+            ns
+        },
+        stdin,
+        stdout,
+        stderr,
+        cgroup,
+        link,
+    ))
+}
+
+/// The descriptors a joining intermediate keeps: what the program needs, ascending.
+fn keep_list(fds: &fds::Fds, extra: &[RawFd]) -> Vec<RawFd> {
+    let mut keep: Vec<RawFd> = fds.sources().chain(extra.iter().copied()).collect();
+    keep.sort_unstable();
+    keep.dedup();
+    keep
+}

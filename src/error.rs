@@ -122,7 +122,7 @@ impl Step {
             step::PASS_FD => Step::PassFd,
             step::DUMPABLE => Step::Dumpable,
             step::INIT_EXEC => Step::InitExec,
-            step::START => Step::Start,
+            step::START | 0 => Step::Start,
             other => Step::Unknown(other),
         }
     }

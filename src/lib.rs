@@ -117,6 +117,7 @@
 //! | `hutch-cgroup` | the cgroup v2 interface, typed |
 
 #![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 #![deny(missing_docs)]
 
 mod cgroup;

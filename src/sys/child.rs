@@ -79,9 +79,10 @@ pub(crate) struct Progress {
 }
 
 /// Where one of the child's standard streams comes from.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) enum ChildStdio {
     /// Keep the parent's descriptor.
+    #[default]
     Inherit,
     /// Duplicate this descriptor onto the stream.
     Fd(RawFd),
@@ -127,12 +128,6 @@ pub(crate) struct FdPlan {
     /// `(source, number inside)`; every source is above every number inside, so no
     /// duplication can overwrite a source still to be used.
     pub passed: Vec<(RawFd, RawFd)>,
-}
-
-impl Default for ChildStdio {
-    fn default() -> Self {
-        ChildStdio::Inherit
-    }
 }
 
 /// The init layer.
@@ -192,9 +187,9 @@ fn errno() -> i32 {
 }
 
 fn set_errno(e: i32) {
-    // SAFETY: writing this thread's errno slot. With a shared address space the calling thread
-    // is suspended (CLONE_VFORK) and its errno is not ours anyway: the child runs on its own
-    // thread pointer... the caller's errno is only clobbered in a way std does not observe.
+    // SAFETY: writing the errno slot of this thread pointer. A child sharing the caller's
+    // memory uses the calling thread's slot, and that thread is suspended until we exec
+    // (CLONE_VFORK); it does not read errno before it has checked clone3's own result.
     unsafe { *libc::__errno_location() = e }
 }
 

@@ -643,6 +643,7 @@ pub(crate) fn read2(
                     }
                 }
                 0 => fds[i] = None,
+                // SAFETY: `read` initialised the first `n` bytes of the spare capacity.
                 n => unsafe { buf.set_len(buf.len() + n as usize) },
             }
         }

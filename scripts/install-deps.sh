@@ -3,7 +3,9 @@
 #   iproute2  `ip netns` / `ip link` (netns persistence tests)
 #   uidmap    newuidmap/newgidmap (multi-range user-namespace maps)
 #   util-linux setpriv/unshare (running the suite's unprivileged checks)
-#   python3   reads CLOCK_MONOTONIC inside a time namespace
+#   python3   reads CLOCK_MONOTONIC inside a time namespace; makes raw system calls in the
+#             escape and confinement tests
+#   libcap2-bin getcap/setcap, the oracle for hutch-caps' file capabilities
 # The VM runner (scripts/run-in-vm.sh) installs its own packages.
 set -euo pipefail
 need=()
@@ -11,6 +13,7 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v newuidmap >/dev/null || need+=(uidmap)
 command -v setpriv >/dev/null || need+=(util-linux)
 [[ -x /usr/bin/python3 ]] || need+=(python3)
+command -v setcap >/dev/null || need+=(libcap2-bin)
 if ((${#need[@]})); then
     echo "install-deps: installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive

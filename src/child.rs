@@ -59,6 +59,8 @@ pub(crate) type ExecRegistry = Arc<Mutex<Vec<Weak<Proc>>>>;
 pub(crate) struct ExecDefaults {
     pub env: BTreeMap<OsString, OsString>,
     pub cwd: PathBuf,
+    /// The container's confinement, which every process exec'd into it gets too.
+    pub confine: crate::container::Confinement,
 }
 
 /// What a process needs to know of its container to start more processes in it.
@@ -290,6 +292,9 @@ impl Child {
     /// [`Command::env`], [`Command::env_clear`] and [`Command::current_dir`]), not the
     /// caller's.
     ///
+    /// It gets the container's confinement too (capabilities, `no_new_privs`, and the later
+    /// layers), as `docker exec` does.
+    ///
     /// The process that joins is a copy of the caller until it execs: it makes itself
     /// non-dumpable and closes every descriptor but the program's before it enters the
     /// container, so nothing there can read the caller's memory or descriptors through it.
@@ -300,6 +305,7 @@ impl Child {
     /// [`SpawnError::JoinTarget`].
     pub fn exec(&self, program: impl AsRef<OsStr>) -> Command {
         let mut container = Container::host();
+        container.confine = self.link.exec_defaults.confine.clone();
         container.env_clear();
         let defaults = &self.link.exec_defaults;
         for (k, v) in &defaults.env {

@@ -10,6 +10,7 @@ use hutch_ns::mount::{MountPlan, Propagation, TmpfsOptions};
 use hutch_ns::time::TimeOffsets;
 
 use crate::Command;
+use hutch_caps::{CapSet, Capability};
 use crate::cgroup::{CgroupConfig, Mode};
 use hutch_cgroup::cpu::CpuMax;
 use hutch_cgroup::cpuset::CpuList;
@@ -17,6 +18,29 @@ use hutch_cgroup::device::DevicePolicy;
 use hutch_cgroup::io::IoMax;
 use hutch_cgroup::pids::Count;
 use hutch_cgroup::{Bytes, Max, Resources, Setting};
+
+/// The confinement of a container's processes (and of processes exec'd into it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Confinement {
+    /// `None`: keep the caller's capabilities (no capability layer at all).
+    pub caps: Option<CapSet>,
+    /// Capabilities asked for explicitly: a non-root program gets them as ambient.
+    pub caps_added: CapSet,
+    pub no_new_privs: bool,
+    /// `privileged()`: every capability the caller has, no masks, all devices.
+    pub privileged: bool,
+}
+
+impl Default for Confinement {
+    fn default() -> Self {
+        Confinement {
+            caps: Some(CapSet::docker_default()),
+            caps_added: CapSet::empty(),
+            no_new_privs: true,
+            privileged: false,
+        }
+    }
+}
 
 /// How the user namespace is chosen.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -66,6 +90,8 @@ pub struct Container {
     pub(crate) init: bool,
     pub(crate) die_with_parent: bool,
     pub(crate) cgroup: CgroupConfig,
+    /// Confinement: capabilities, no_new_privs and what later layers add.
+    pub(crate) confine: Confinement,
     /// Variables set (`Some`) or removed (`None`) for every command, over the caller's.
     pub(crate) env: BTreeMap<OsString, Option<OsString>>,
     pub(crate) env_clear: bool,
@@ -98,6 +124,7 @@ impl Container {
             init: false,
             die_with_parent: false,
             cgroup: CgroupConfig::default(),
+            confine: Confinement::default(),
             env: BTreeMap::new(),
             env_clear: false,
         }
@@ -111,6 +138,12 @@ impl Container {
         c.namespaces = Namespaces::empty();
         c.userns = UserNs::Off;
         c.proc = false;
+        c.confine = Confinement {
+            caps: None,
+            caps_added: CapSet::empty(),
+            no_new_privs: false,
+            privileged: false,
+        };
         c
     }
 
@@ -198,6 +231,62 @@ impl Container {
     pub fn env_clear(&mut self) -> &mut Self {
         self.env_clear = true;
         self.env.clear();
+        self
+    }
+
+    /// Adds a capability to the container's set (`docker run --cap-add`). A program run as a
+    /// non-root [`uid`](Command::uid) gets added capabilities as ambient capabilities, so they
+    /// survive its `execve`.
+    pub fn cap_add(&mut self, cap: Capability) -> &mut Self {
+        let set = self.confine.caps.get_or_insert_with(CapSet::docker_default);
+        set.insert(cap);
+        self.confine.caps_added.insert(cap);
+        self
+    }
+
+    /// Removes a capability from the container's set (`docker run --cap-drop`): from the
+    /// bounding, permitted, effective, inheritable and ambient sets alike.
+    pub fn cap_drop(&mut self, cap: Capability) -> &mut Self {
+        let set = self.confine.caps.get_or_insert_with(CapSet::docker_default);
+        set.remove(cap);
+        self.confine.caps_added.remove(cap);
+        self
+    }
+
+    /// Drops every capability (`docker run --cap-drop ALL`); add back with
+    /// [`cap_add`](Container::cap_add).
+    pub fn cap_drop_all(&mut self) -> &mut Self {
+        self.confine.caps = Some(CapSet::empty());
+        self.confine.caps_added = CapSet::empty();
+        self
+    }
+
+    /// Sets the container's capabilities to exactly `caps` (bounding, permitted and effective
+    /// for root; ambient too for a non-root [`uid`](Command::uid)).
+    pub fn capabilities(&mut self, caps: CapSet) -> &mut Self {
+        self.confine.caps = Some(caps);
+        self.confine.caps_added = caps;
+        self
+    }
+
+    /// Whether the program runs with `no_new_privs` (default `true`, as bubblewrap and nsjail
+    /// do; `docker run --security-opt no-new-privileges`): `execve` then never grants
+    /// privileges, so set-user-ID programs and file capabilities do nothing inside.
+    #[doc(alias = "PR_SET_NO_NEW_PRIVS")]
+    pub fn no_new_privs(&mut self, on: bool) -> &mut Self {
+        self.confine.no_new_privs = on;
+        self
+    }
+
+    /// Turns the confinement off, like `docker run --privileged`: every capability the caller
+    /// has, no `no_new_privs`, no masked or read-only paths, every device. The namespaces
+    /// stay. Only for programs that must administer the machine (they can escape the
+    /// container with these privileges).
+    pub fn privileged(&mut self) -> &mut Self {
+        self.confine.privileged = true;
+        self.confine.caps = Some(CapSet::all());
+        self.confine.caps_added = CapSet::empty();
+        self.confine.no_new_privs = false;
         self
     }
 

@@ -92,6 +92,9 @@ pub enum Step {
     InitExec,
     /// The first instructions of the child, before any other step.
     Start,
+    /// Applying the capability plan (bounding set, ids, capset, ambient, no_new_privs); the
+    /// inner error names the sub-step and capability.
+    Capabilities,
     /// A step this version does not know (a report from a mismatched build).
     Unknown(u32),
 }
@@ -123,6 +126,7 @@ impl Step {
             step::DUMPABLE => Step::Dumpable,
             step::INIT_EXEC => Step::InitExec,
             step::START | 0 => Step::Start,
+            step::CAPABILITIES => Step::Capabilities,
             other => Step::Unknown(other),
         }
     }
@@ -154,6 +158,7 @@ impl Step {
             Step::Dumpable => "dumpable",
             Step::InitExec => "init exec",
             Step::Start => "start",
+            Step::Capabilities => "capabilities",
             Step::Unknown(_) => "unknown",
         }
     }
@@ -350,6 +355,16 @@ pub enum SpawnError {
         /// Why it is refused.
         reason: &'static str,
     },
+    /// The capability plan contradicts itself or the kernel (checked before the clone).
+    #[error("invalid capability plan")]
+    CapabilityPlan(#[source] hutch_caps::PlanError),
+    /// The caller's capability state could not be read (the kernel's last capability, the
+    /// bounding set).
+    #[error("reading capability state")]
+    CapabilityState(#[source] hutch_caps::CapsError),
+    /// Applying the capability plan failed in the child.
+    #[error("step \"capabilities\" failed in the child")]
+    Capabilities(#[source] hutch_caps::CapsFailure),
     /// The device access policy could not be loaded or attached to the container's cgroup.
     #[error("device access policy")]
     Devices(#[source] hutch_cgroup::device::DeviceError),
@@ -362,6 +377,7 @@ impl SpawnError {
             SpawnError::Child { step, .. } => Some(*step),
             SpawnError::Mount(_) => Some(Step::Mount),
             SpawnError::ChildDied { step, .. } => Some(*step),
+            SpawnError::Capabilities(_) => Some(Step::Capabilities),
             _ => None,
         }
     }

@@ -144,3 +144,7 @@ pub use hutch_ns as ns;
 
 /// The cgroup crate, re-exported for its types (limits, stats, events).
 pub use hutch_cgroup as cgroup_v2;
+
+/// The capabilities crate, re-exported for its types (capability sets, file capabilities).
+pub use hutch_caps as caps;
+pub use hutch_caps::{CapSet, Capability};

@@ -548,7 +548,11 @@ impl Report {
         use parse::json_string as s;
         let mut o = String::from("{\"kernel\":");
         s(&mut o, &self.release);
-        o.push_str(&format!(",\"uid\":{},\"can_run\":{}", self.uid, self.can_run()));
+        o.push_str(&format!(
+            ",\"uid\":{},\"can_run\":{}",
+            self.uid,
+            self.can_run()
+        ));
         o.push_str(",\"requirements\":{\"namespaces\":[");
         for (i, ns) in self.requirements.namespaces.namespaces().enumerate() {
             if i > 0 {
@@ -644,7 +648,12 @@ impl fmt::Display for Report {
             } else {
                 item.state.as_str()
             };
-            writeln!(f, "{state:<8}  {:<width$}  {}", item.id.as_str(), item.summary)?;
+            writeln!(
+                f,
+                "{state:<8}  {:<width$}  {}",
+                item.id.as_str(),
+                item.summary
+            )?;
             for e in &item.evidence {
                 writeln!(f, "{:<8}  {:<width$}    {e}", "", "")?;
             }
@@ -671,7 +680,7 @@ fn yes(b: bool) -> &'static str {
 }
 
 /// Checks the host for the configuration of [`Container::new()`]: see the
-/// [module docs](crate::preflight).
+/// [module docs](mod@crate::preflight).
 ///
 /// # Examples
 ///
@@ -712,10 +721,7 @@ pub fn check(requirements: &Requirements) -> Report {
 
     let mut items = vec![kernel_item(&release)];
     items.extend(syscall_items(req));
-    items.push(
-        time_ns_item()
-            .required(ns.contains(Namespaces::TIME)),
-    );
+    items.push(time_ns_item().required(ns.contains(Namespaces::TIME)));
     items.push(landlock_item());
     items.push(seccomp_item(&status));
     let sysctls = Sysctls::read();
@@ -823,7 +829,11 @@ fn program_evidence(name: &'static str) -> (Option<PathBuf>, bool, Evidence) {
         "mode {:o}, owner uid {}{}{}",
         meta.as_ref().map_or(0, |m| m.mode() & 0o7777),
         meta.as_ref().map_or(0, |m| m.uid()),
-        if setuid_root { ", set-user-ID root" } else { "" },
+        if setuid_root {
+            ", set-user-ID root"
+        } else {
+            ""
+        },
         if caps { ", has file capabilities" } else { "" },
     );
     (
@@ -859,8 +869,12 @@ fn kernel_item(release: &str) -> Item {
         .evidence([ev])
         .fix("upgrade the kernel to 5.9 or later (5.12 for read-only mounts)")
         .required(true),
-        None => Item::new(Id::Kernel, State::Unknown, "the kernel release is unreadable")
-            .evidence([ev]),
+        None => Item::new(
+            Id::Kernel,
+            State::Unknown,
+            "the kernel release is unreadable",
+        )
+        .evidence([ev]),
     }
 }
 
@@ -899,9 +913,8 @@ fn probed_item(
 }
 
 fn syscall_items(req: &Requirements) -> Vec<Item> {
-    let filtered = parse::status(&fs::read_to_string("/proc/self/status").unwrap_or_default())
-        .seccomp
-        != 0;
+    let filtered =
+        parse::status(&fs::read_to_string("/proc/self/status").unwrap_or_default()).seccomp != 0;
     // An unknown flag gives EINVAL, like an unknown call hidden by a filter gives ENOSYS:
     // only EBADF (the descriptor was looked up) shows that the kernel knows the flag.
     let p = sys::probe_clone_into_cgroup();
@@ -910,7 +923,11 @@ fn syscall_items(req: &Requirements) -> Vec<Item> {
         outcome: p.into(),
     };
     let into_cgroup = if p == Probe::Errno(libc::EBADF) {
-        Item::new(Id::CloneIntoCgroup, State::Ok, "CLONE_INTO_CGROUP available")
+        Item::new(
+            Id::CloneIntoCgroup,
+            State::Ok,
+            "CLONE_INTO_CGROUP available",
+        )
     } else {
         Item::new(
             Id::CloneIntoCgroup,
@@ -997,8 +1014,9 @@ fn landlock_item() -> Item {
         outcome: p.into(),
     };
     match p {
-        Probe::Ret(v) => Item::new(Id::Landlock, State::Ok, format!("Landlock ABI version {v}"))
-            .evidence([ev]),
+        Probe::Ret(v) => {
+            Item::new(Id::Landlock, State::Ok, format!("Landlock ABI version {v}")).evidence([ev])
+        }
         Probe::Errno(libc::EOPNOTSUPP) => Item::new(
             Id::Landlock,
             State::Limited,
@@ -1226,7 +1244,10 @@ fn userns_probe_item(uid: u32, s: &Sysctls, status: &parse::Status) -> Item {
             let mut item = Item::new(
                 Id::UserNamespaces,
                 State::Missing,
-                format!("the caller cannot create a user namespace ({})", errno_name(e)),
+                format!(
+                    "the caller cannot create a user namespace ({})",
+                    errno_name(e)
+                ),
             )
             .evidence(ev);
             if let Some(h) = clone_hint(e, Namespaces::USER, &info) {
@@ -1356,9 +1377,7 @@ fn clone_hint(errno: i32, namespaces: Namespaces, i: &UsernsInfo) -> Option<Hint
             if let Some((n, ev)) = zero.first() {
                 let name = limit_name(*n);
                 return Some(Hint {
-                    cause: format!(
-                        "user.max_{name}_namespaces is 0: {n} namespaces are disabled"
-                    ),
+                    cause: format!("user.max_{name}_namespaces is 0: {n} namespaces are disabled"),
                     evidence: vec![ev.clone()],
                     fix: format!("sysctl -w user.max_{name}_namespaces=15000"),
                 });
@@ -1441,8 +1460,7 @@ fn clone_hint(errno: i32, namespaces: Namespaces, i: &UsernsInfo) -> Option<Hint
             fix: "use Linux 5.6 or later, or do not ask for a time namespace".into(),
         }),
         libc::ENOSYS => Some(Hint {
-            cause: "clone3 is not available: Linux before 5.3, or a seccomp filter hides it"
-                .into(),
+            cause: "clone3 is not available: Linux before 5.3, or a seccomp filter hides it".into(),
             evidence: vec![Evidence::File {
                 path: "/proc/self/status".into(),
                 value: format!("Seccomp: {}", i.seccomp),
@@ -1525,7 +1543,11 @@ fn id_map_items(uid: u32, required: bool) -> Vec<Item> {
             "not needed: root writes id maps itself",
         )
     } else if u_path.is_some() && g_path.is_some() && u_ok && g_ok {
-        Item::new(Id::IdMapHelpers, State::Ok, "newuidmap and newgidmap are installed")
+        Item::new(
+            Id::IdMapHelpers,
+            State::Ok,
+            "newuidmap and newgidmap are installed",
+        )
     } else if u_path.is_some() && g_path.is_some() {
         Item::new(
             Id::IdMapHelpers,
@@ -1533,8 +1555,10 @@ fn id_map_items(uid: u32, required: bool) -> Vec<Item> {
             "newuidmap/newgidmap are installed but neither set-user-ID root nor given file \
              capabilities",
         )
-        .fix("as root: chmod u+s on both, or setcap cap_setuid+ep newuidmap and \
-              cap_setgid+ep newgidmap")
+        .fix(
+            "as root: chmod u+s on both, or setcap cap_setuid+ep newuidmap and \
+              cap_setgid+ep newgidmap",
+        )
     } else {
         Item::new(
             Id::IdMapHelpers,
@@ -1698,7 +1722,11 @@ impl CgroupInfo {
 
     /// The v1 hierarchy a controller is bound to.
     fn v1_mount(&self, c: Controller) -> Option<&Path> {
-        let v1 = if c == Controller::Io { "blkio" } else { c.name() };
+        let v1 = if c == Controller::Io {
+            "blkio"
+        } else {
+            c.name()
+        };
         self.mounts.as_ref().and_then(|m| {
             m.v1.iter()
                 .find(|(_, cs)| cs.iter().any(|n| n == v1))
@@ -1753,7 +1781,10 @@ fn controller_hint(i: &CgroupInfo, c: Controller) -> Option<Hint> {
                 ),
                 evidence: vec![
                     root_ev,
-                    Evidence::Note(format!("v1 hierarchy with `{v1}` mounted at {}", mp.display())),
+                    Evidence::Note(format!(
+                        "v1 hierarchy with `{v1}` mounted at {}",
+                        mp.display()
+                    )),
                 ],
                 fix: format!(
                     "boot with systemd.unified_cgroup_hierarchy=1 (systemd before 256) or \
@@ -1847,8 +1878,12 @@ fn cgroup_items(i: &CgroupInfo, req: &Requirements) -> Vec<Item> {
             "cgroup v1 only: no cgroup2 file system is mounted",
         )
         .fix(fix_unified),
-        Mode::None => Item::new(Id::CgroupMode, State::Missing, "no cgroup file system is mounted")
-            .fix("mount -t cgroup2 none /sys/fs/cgroup"),
+        Mode::None => Item::new(
+            Id::CgroupMode,
+            State::Missing,
+            "no cgroup file system is mounted",
+        )
+        .fix("mount -t cgroup2 none /sys/fs/cgroup"),
     }
     .evidence(ev)
     .required(need);
@@ -1902,7 +1937,13 @@ fn cgroup_items(i: &CgroupInfo, req: &Requirements) -> Vec<Item> {
         let v1: Vec<&str> = cs
             .iter()
             .filter(|c| i.v1_mount(**c).is_some())
-            .map(|c| if *c == Controller::Io { "blkio" } else { c.name() })
+            .map(|c| {
+                if *c == Controller::Io {
+                    "blkio"
+                } else {
+                    c.name()
+                }
+            })
             .collect();
         let mut fixes = Vec::new();
         if !v1.is_empty() {
@@ -1921,7 +1962,11 @@ fn cgroup_items(i: &CgroupInfo, req: &Requirements) -> Vec<Item> {
         fixes
     };
     let controllers = if i.root.is_none() {
-        Item::new(Id::CgroupControllers, State::Missing, "no cgroup2 hierarchy")
+        Item::new(
+            Id::CgroupControllers,
+            State::Missing,
+            "no cgroup2 hierarchy",
+        )
     } else if !missing_wanted.is_empty() {
         let names: Vec<&str> = missing_wanted.iter().map(|c| c.name()).collect();
         let mut it = Item::new(
@@ -1931,7 +1976,8 @@ fn cgroup_items(i: &CgroupInfo, req: &Requirements) -> Vec<Item> {
         );
         for c in &missing_wanted {
             if let Some(h) = controller_hint(i, *c) {
-                it.evidence.push(Evidence::Note(format!("{}: {}", c.name(), h.cause)));
+                it.evidence
+                    .push(Evidence::Note(format!("{}: {}", c.name(), h.cause)));
             }
         }
         let fixes = hints(&missing_wanted);
@@ -2102,7 +2148,14 @@ fn network_items(release: &str, kconfig: Option<&str>, req: &Requirements) -> Ve
     if matches!(p, Probe::Errno(_)) && nft.state != State::Ok {
         nft.state = State::Missing;
     }
-    let veth = module_item(Id::Veth, "veth", "CONFIG_VETH", release, kconfig, "veth pairs");
+    let veth = module_item(
+        Id::Veth,
+        "veth",
+        "CONFIG_VETH",
+        release,
+        kconfig,
+        "veth pairs",
+    );
     let bridge = module_item(
         Id::Bridge,
         "bridge",
@@ -2119,11 +2172,14 @@ fn network_items(release: &str, kconfig: Option<&str>, req: &Requirements) -> Ve
             State::Ok,
             format!(
                 "rootless networking helper: {}",
-                [pasta.as_ref().map(|_| "pasta"), slirp.as_ref().map(|_| "slirp4netns")]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                [
+                    pasta.as_ref().map(|_| "pasta"),
+                    slirp.as_ref().map(|_| "slirp4netns")
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", ")
             ),
         ),
         _ => Item::new(

@@ -81,6 +81,7 @@
 //! - [cgroups(7)](https://man7.org/linux/man-pages/man7/cgroups.7.html)
 
 #![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 #![deny(missing_docs)]
 
 #[macro_use]

@@ -103,7 +103,9 @@ pub(crate) fn cap_name(n: u32) -> String {
 
 /// The capabilities of the kernel's known set (`0..=last`) that are missing from `mask`.
 pub(crate) fn missing_caps(mask: u64, last: u32) -> Vec<u32> {
-    (0..=last.min(63)).filter(|n| mask & (1 << n) == 0).collect()
+    (0..=last.min(63))
+        .filter(|n| mask & (1 << n) == 0)
+        .collect()
 }
 
 /// The login name of `uid` in the text of `/etc/passwd`.
@@ -144,7 +146,14 @@ pub(crate) struct CgroupMounts {
 }
 
 /// The v1 mount options that are not controllers.
-const V1_NON_CONTROLLER_OPTIONS: [&str; 6] = ["rw", "ro", "noprefix", "xattr", "clone_children", "cpuset_v2_mode"];
+const V1_NON_CONTROLLER_OPTIONS: [&str; 6] = [
+    "rw",
+    "ro",
+    "noprefix",
+    "xattr",
+    "clone_children",
+    "cpuset_v2_mode",
+];
 
 /// Reads the cgroup mounts out of the text of `/proc/self/mountinfo`.
 pub(crate) fn cgroup_mounts(mountinfo: &str) -> CgroupMounts {
@@ -171,9 +180,7 @@ pub(crate) fn cgroup_mounts(mountinfo: &str) -> CgroupMounts {
             "cgroup" => {
                 let controllers: Vec<String> = opts
                     .split(',')
-                    .filter(|o| {
-                        !o.contains('=') && !V1_NON_CONTROLLER_OPTIONS.contains(o)
-                    })
+                    .filter(|o| !o.contains('=') && !V1_NON_CONTROLLER_OPTIONS.contains(o))
                     .map(str::to_owned)
                     .collect();
                 if controllers.is_empty() {
@@ -194,7 +201,10 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..=i + 3].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..=i + 3].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
             i += 4;
         } else {
@@ -289,12 +299,16 @@ mod tests {
 
     #[test]
     fn passwd_and_subids() {
-        let passwd = "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/:/usr/sbin/nologin\n";
+        let passwd =
+            "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/:/usr/sbin/nologin\n";
         assert_eq!(user_name(passwd, 0).as_deref(), Some("root"));
         assert_eq!(user_name(passwd, 65534).as_deref(), Some("nobody"));
         assert_eq!(user_name(passwd, 1000), None);
         let sub = "# comment\nalice:100000:65536\n1000:300000:10\nbob:200000:65536\nbad line\n";
-        assert_eq!(subid_ranges(sub, Some("alice"), 1000), [(100000, 65536), (300000, 10)]);
+        assert_eq!(
+            subid_ranges(sub, Some("alice"), 1000),
+            [(100000, 65536), (300000, 10)]
+        );
         assert_eq!(subid_ranges(sub, Some("carol"), 1001), []);
         assert_eq!(subid_ranges(sub, None, 1000), [(300000, 10)]);
     }
@@ -311,7 +325,13 @@ mod tests {
         let m = cgroup_mounts(HYBRID);
         assert_eq!(m.v2, [PathBuf::from("/sys/fs/cgroup/unified")]);
         assert_eq!(m.v1.len(), 3);
-        assert_eq!(m.v1[1], (PathBuf::from("/sys/fs/cgroup/memory"), vec!["memory".to_owned()]));
+        assert_eq!(
+            m.v1[1],
+            (
+                PathBuf::from("/sys/fs/cgroup/memory"),
+                vec!["memory".to_owned()]
+            )
+        );
         assert_eq!(m.v1[2].1, ["cpu", "cpuacct"]);
         assert!(m.v1_named_only);
         let v2 = cgroup_mounts("29 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n");
@@ -335,7 +355,7 @@ mod tests {
         assert!(module_listed(dep, "bridge"));
         assert!(module_listed(dep, "nf_tables"));
         assert!(module_listed(dep, "nf-tables"));
-        assert!(module_listed(dep, "stp") == false);
+        assert!(!module_listed(dep, "stp"));
         assert!(!module_listed(dep, "vet"));
     }
 

@@ -36,6 +36,8 @@ impl Probe {
         if ret < 0 {
             Probe::Errno(io::Error::last_os_error().raw_os_error().unwrap_or(0))
         } else {
+            // `c_long` is 32 bits wide on 32-bit targets.
+            #[allow(clippy::unnecessary_cast)]
             Probe::Ret(ret as i64)
         }
     }
@@ -276,13 +278,12 @@ pub(crate) fn probe_user_namespace(as_user: Option<(u32, u32)>) -> UsernsProbe {
     if pid == 0 {
         // SAFETY: raw system calls in the forked child, see above.
         unsafe {
-            if let Some((uid, gid)) = as_user {
-                if libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) != 0
+            if let Some((uid, gid)) = as_user
+                && (libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) != 0
                     || libc::syscall(libc::SYS_setresgid, gid, gid, gid) != 0
-                    || libc::syscall(libc::SYS_setresuid, uid, uid, uid) != 0
-                {
-                    libc::_exit(SETUP_FAILED);
-                }
+                    || libc::syscall(libc::SYS_setresuid, uid, uid, uid) != 0)
+            {
+                libc::_exit(SETUP_FAILED);
             }
             if libc::syscall(libc::SYS_unshare, libc::CLONE_NEWUSER) == 0 {
                 libc::_exit(0);

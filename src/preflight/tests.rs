@@ -42,13 +42,21 @@ fn info(uid: u32, s: &Sysctls) -> UsernsInfo {
 #[test]
 fn enospc_with_max_user_namespaces_zero_names_the_sysctl() {
     let s = sysctls("0", None, None);
-    let h = clone_hint(libc::ENOSPC, Namespaces::USER | Namespaces::PID, &info(0, &s)).unwrap();
+    let h = clone_hint(
+        libc::ENOSPC,
+        Namespaces::USER | Namespaces::PID,
+        &info(0, &s),
+    )
+    .unwrap();
     assert!(h.cause.contains("user.max_user_namespaces is 0"), "{h}");
     assert!(h.fix.contains("sysctl -w user.max_user_namespaces="), "{h}");
     assert_eq!(h.evidence, [file(MAX_USER_NS, "0")]);
     // Display has cause, evidence and fix on one line.
     let text = h.to_string();
-    assert!(text.contains("/proc/sys/user/max_user_namespaces: 0"), "{text}");
+    assert!(
+        text.contains("/proc/sys/user/max_user_namespaces: 0"),
+        "{text}"
+    );
     assert!(text.contains("; fix: "), "{text}");
 }
 
@@ -71,13 +79,17 @@ fn enospc_for_another_kind_names_its_limit() {
 fn eperm_unprivileged_names_debian_then_ubuntu_sysctl() {
     let s = sysctls("100", Some("0"), None);
     let h = clone_hint(libc::EPERM, Namespaces::USER, &info(1000, &s)).unwrap();
-    assert!(h.cause.contains("kernel.unprivileged_userns_clone is 0"), "{h}");
+    assert!(
+        h.cause.contains("kernel.unprivileged_userns_clone is 0"),
+        "{h}"
+    );
     assert!(h.fix.contains("kernel.unprivileged_userns_clone=1"), "{h}");
 
     let s = sysctls("100", None, Some("1"));
     let h = clone_hint(libc::EPERM, Namespaces::USER, &info(1000, &s)).unwrap();
     assert!(
-        h.cause.contains("kernel.apparmor_restrict_unprivileged_userns is 1"),
+        h.cause
+            .contains("kernel.apparmor_restrict_unprivileged_userns is 1"),
         "{h}"
     );
     assert!(h.fix.contains("userns,"), "{h}");
@@ -100,7 +112,12 @@ fn eperm_under_seccomp_or_without_cap_sys_admin() {
     let h = clone_hint(libc::EPERM, Namespaces::NET | Namespaces::PID, &i).unwrap();
     assert!(h.cause.contains("CAP_SYS_ADMIN"), "{h}");
     assert!(clone_hint(libc::EBADF, Namespaces::USER, &i).is_none());
-    assert!(clone_hint(libc::ENOSYS, Namespaces::USER, &i).unwrap().cause.contains("clone3"));
+    assert!(
+        clone_hint(libc::ENOSYS, Namespaces::USER, &i)
+            .unwrap()
+            .cause
+            .contains("clone3")
+    );
 }
 
 #[test]
@@ -108,8 +125,15 @@ fn sysctl_items_for_each_setting() {
     let get = |items: &[Item], id| items.iter().find(|i| i.id == id).unwrap().clone();
     // An upstream kernel with defaults.
     let items = sysctl_items(1000, &sysctls("63569", None, None), true);
-    assert!(items.iter().all(|i| i.state == State::Ok && !i.blocking), "{items:?}");
-    assert!(get(&items, Id::UnprivilegedUsernsClone).summary.contains("absent"));
+    assert!(
+        items.iter().all(|i| i.state == State::Ok && !i.blocking),
+        "{items:?}"
+    );
+    assert!(
+        get(&items, Id::UnprivilegedUsernsClone)
+            .summary
+            .contains("absent")
+    );
     // Disabled for everyone: blocks root too.
     let items = sysctl_items(0, &sysctls("0", None, None), true);
     let max = get(&items, Id::MaxUserNamespaces);
@@ -119,15 +143,27 @@ fn sysctl_items_for_each_setting() {
     let items = sysctl_items(0, &sysctls("0", None, None), false);
     assert!(!get(&items, Id::MaxUserNamespaces).blocking);
     // Debian's switch: blocks an unprivileged caller, root is only Limited.
-    let d = get(&sysctl_items(1000, &sysctls("9", Some("0"), None), true), Id::UnprivilegedUsernsClone);
+    let d = get(
+        &sysctl_items(1000, &sysctls("9", Some("0"), None), true),
+        Id::UnprivilegedUsernsClone,
+    );
     assert_eq!((d.state, d.blocking), (State::Missing, true));
-    let d = get(&sysctl_items(0, &sysctls("9", Some("0"), None), true), Id::UnprivilegedUsernsClone);
+    let d = get(
+        &sysctl_items(0, &sysctls("9", Some("0"), None), true),
+        Id::UnprivilegedUsernsClone,
+    );
     assert_eq!((d.state, d.blocking), (State::Limited, false));
     // Ubuntu's AppArmor restriction.
-    let u = get(&sysctl_items(1000, &sysctls("9", None, Some("1")), true), Id::AppArmorRestrictUserns);
+    let u = get(
+        &sysctl_items(1000, &sysctls("9", None, Some("1")), true),
+        Id::AppArmorRestrictUserns,
+    );
     assert_eq!((u.state, u.blocking), (State::Missing, true));
     assert!(u.summary.contains("AppArmor"));
-    let u = get(&sysctl_items(1000, &sysctls("9", Some("1"), Some("0")), true), Id::AppArmorRestrictUserns);
+    let u = get(
+        &sysctl_items(1000, &sysctls("9", Some("1"), Some("0")), true),
+        Id::AppArmorRestrictUserns,
+    );
     assert_eq!(u.state, State::Ok);
 }
 
@@ -179,7 +215,10 @@ fn controller_bound_to_v1_on_a_hybrid_host() {
     let i = hybrid_info(0);
     assert_eq!(i.mode(), Mode::Hybrid);
     let h = controller_hint(&i, Controller::Memory).unwrap();
-    assert!(h.cause.contains("hybrid") && h.cause.contains("/sys/fs/cgroup/memory"), "{h}");
+    assert!(
+        h.cause.contains("hybrid") && h.cause.contains("/sys/fs/cgroup/memory"),
+        "{h}"
+    );
     assert!(h.fix.contains("cgroup_no_v1=memory"), "{h}");
     let h = controller_hint(&i, Controller::Io).unwrap();
     assert!(h.fix.contains("cgroup_no_v1=blkio"), "{h}");
@@ -190,15 +229,30 @@ fn controller_bound_to_v1_on_a_hybrid_host() {
     let mut i = i;
     i.cmdline = "quiet cgroup_disable=rdma,misc".into();
     let h = controller_hint(&i, Controller::Rdma).unwrap();
-    assert!(h.cause.contains("disabled on the kernel command line"), "{h}");
+    assert!(
+        h.cause.contains("disabled on the kernel command line"),
+        "{h}"
+    );
 
     let mut req = Requirements::new();
     req.controllers([Controller::Memory]);
     let items = cgroup_items(&hybrid_info(0), &req);
     assert_eq!(items[0].state, State::Limited);
     assert_eq!((items[1].state, items[1].blocking), (State::Missing, true));
-    assert!(items[1].summary.contains("requested but unusable: [memory]"), "{:?}", items[1]);
-    assert!(items[1].fix.as_deref().unwrap().contains("cgroup_no_v1=memory"));
+    assert!(
+        items[1]
+            .summary
+            .contains("requested but unusable: [memory]"),
+        "{:?}",
+        items[1]
+    );
+    assert!(
+        items[1]
+            .fix
+            .as_deref()
+            .unwrap()
+            .contains("cgroup_no_v1=memory")
+    );
     assert_eq!(items[2].state, State::Ok);
 }
 
@@ -219,8 +273,17 @@ fn controller_not_delegated_to_an_unprivileged_caller() {
     req.cgroup(true);
     let items = cgroup_items(&i, &req);
     let d = &items[2];
-    assert_eq!((d.id, d.state, d.blocking), (Id::CgroupDelegation, State::Missing, true));
-    assert!(d.fix.as_deref().unwrap().contains("systemd-run --user --scope"), "{d:?}");
+    assert_eq!(
+        (d.id, d.state, d.blocking),
+        (Id::CgroupDelegation, State::Missing, true)
+    );
+    assert!(
+        d.fix
+            .as_deref()
+            .unwrap()
+            .contains("systemd-run --user --scope"),
+        "{d:?}"
+    );
     // Without a need for a cgroup it only limits.
     let items = cgroup_items(&i, &Requirements::new());
     assert_eq!((items[2].state, items[2].blocking), (State::Limited, false));
@@ -269,7 +332,10 @@ fn requirements_from_a_container() {
     assert!(r.cgroup);
     assert!(r.get_controllers().contains(&Controller::Memory));
     assert!(r.get_controllers().contains(&Controller::Pids));
-    assert!(r.get_namespaces().contains(Namespaces::NET | Namespaces::PID));
+    assert!(
+        r.get_namespaces()
+            .contains(Namespaces::NET | Namespaces::PID)
+    );
     let r = Requirements::for_container(&Container::new());
     assert!(!r.cgroup && r.get_controllers().is_empty());
 }
@@ -285,20 +351,35 @@ fn report_renders_blocking_items() {
         release: "6.1.0".into(),
         uid: 1000,
         requirements: Requirements::new(),
-        items: vec![
-            Item::new(Id::Kernel, State::Ok, "Linux 6.1.0"),
-            blocked,
-        ],
+        items: vec![Item::new(Id::Kernel, State::Ok, "Linux 6.1.0"), blocked],
     };
     assert!(!r.can_run());
-    assert_eq!(r.blocking().map(|i| i.id).collect::<Vec<_>>(), [Id::MaxUserNamespaces]);
+    assert_eq!(
+        r.blocking().map(|i| i.id).collect::<Vec<_>>(),
+        [Id::MaxUserNamespaces]
+    );
     let text = r.to_string();
-    assert!(text.contains("BLOCKING  user.max_user_namespaces"), "{text}");
-    assert!(text.contains("fix: sysctl -w user.max_user_namespaces=15000"), "{text}");
-    assert!(text.contains("blocked by: user.max_user_namespaces"), "{text}");
+    assert!(
+        text.contains("BLOCKING  user.max_user_namespaces"),
+        "{text}"
+    );
+    assert!(
+        text.contains("fix: sysctl -w user.max_user_namespaces=15000"),
+        "{text}"
+    );
+    assert!(
+        text.contains("blocked by: user.max_user_namespaces"),
+        "{text}"
+    );
     let json = r.to_json();
-    assert!(json.starts_with("{\"kernel\":\"6.1.0\",\"uid\":1000,\"can_run\":false"), "{json}");
-    assert!(json.contains("\"blocking\":[\"user.max_user_namespaces\"]"), "{json}");
+    assert!(
+        json.starts_with("{\"kernel\":\"6.1.0\",\"uid\":1000,\"can_run\":false"),
+        "{json}"
+    );
+    assert!(
+        json.contains("\"blocking\":[\"user.max_user_namespaces\"]"),
+        "{json}"
+    );
     assert!(json.contains("0: disabled \\\"quoted\\\""), "{json}");
     assert!(json.contains("\"fix\":null"), "{json}");
 }

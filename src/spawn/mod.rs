@@ -20,6 +20,7 @@
 //! | join (`exec`) | [`join`]: the target's pidfd, cgroup, kept descriptors | `join_container` |
 //! | init | the sealed init program (`sys::init`) | `start_init` |
 
+mod caps;
 mod creds;
 pub(crate) mod fds;
 mod join;
@@ -135,6 +136,11 @@ fn abandon(pidfd: BorrowedFd<'_>) {
 
 /// Turns a failure record from the child into an error naming the step and what it acted on.
 fn child_error(rec: Record, plan: &Prepared, cmd: &Command) -> SpawnError {
+    if rec.tag == sys::TAG_CAPS_ERROR
+        && let Some(f) = hutch_caps::CapsFailure::decode(rec.step, rec.index, rec.errno)
+    {
+        return SpawnError::Capabilities(f);
+    }
     if rec.tag == sys::TAG_MOUNT_ERROR
         && let (Some(m), Some(step)) = (&plan.mounts, MountStep::from_u8(rec.step as u8))
     {
@@ -265,6 +271,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         None => (user.setgroups, None),
     };
     let creds = creds::prepare(cmd, joined_maps.as_ref().or(user.mapped.as_ref()), setgroups)?;
+    let caps = caps::prepare(cmd, &creds)?;
     fds::check_limit(cmd)?;
     let fds = fds::prepare(cmd, defaults)?;
     let floor = fds.floor;
@@ -320,6 +327,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
             exec_defaults: Arc::new(ExecDefaults {
                 env: env.clone(),
                 cwd: cmd.cwd.clone().unwrap_or_else(|| PathBuf::from("/")),
+                confine: c.confine.clone(),
             }),
         },
     };
@@ -346,6 +354,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         loopback: (ns.contains(Namespaces::NET)).then(sys::loopback_request),
         mounts,
         creds,
+        caps,
         cwd,
         fds: fds.plan,
         init,

@@ -12,7 +12,7 @@
 //! | 4 | uts | `sethostname`, `setdomainname` | `Hostname`, `Domainname` |
 //! | 5 | network | `lo` up | `Loopback` |
 //! | 6 | mounts | the prepared mount plan (`pivot_root` ...) | `Mount` |
-//! | 7 | credentials | `setgroups`, `setresgid`, `setresuid` (raw, per thread) | `Setgroups`, `Setgid`, `Setuid` |
+//! | 7 | capabilities and credentials | bounding drop, `setgroups`/`setresgid`/`setresuid` with keep-caps, `capset`, ambient, `no_new_privs` (`hutch_caps::PreparedCaps::apply`); or only the id changes when the caller's capabilities are kept | `Capabilities`; `Setgroups`, `Setgid`, `Setuid` |
 //! | 8 | working directory | `chdir` | `Chdir` |
 //! | 9 | descriptors | mark all above 2 close-on-exec, connect stdio and passed descriptors | `CloseFds`, `Stdio`, `PassFd` |
 //! | 10 | init | fork the program, exec the init program (sealed memfd) | `Dumpable`, `InitFork`, `InitExec` |
@@ -32,7 +32,9 @@ use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
 use hutch_ns::mount::PreparedMounts;
 
-use super::{CLONE_INTO_CGROUP, CloneArgs, Record, TAG_ERROR, TAG_MOUNT_ERROR, TAG_READY};
+use super::{
+    CLONE_INTO_CGROUP, CloneArgs, Record, TAG_CAPS_ERROR, TAG_ERROR, TAG_MOUNT_ERROR, TAG_READY,
+};
 
 /// Steps of the child, as sent over the report pipe and stored in [`Progress`]. The public
 /// names live in [`crate::Step`]; the numbers are private to one build of the library.
@@ -62,6 +64,7 @@ pub(crate) mod step {
     pub const INIT_EXEC: u32 = 23;
     /// The first thing the child does.
     pub const START: u32 = 24;
+    pub const CAPABILITIES: u32 = 25;
 }
 
 /// A page shared with the parent (`MAP_SHARED`, so also with a fork-like child and its own
@@ -170,6 +173,8 @@ pub(crate) struct Prepared {
     pub loopback: Option<libc::ifreq>,
     pub mounts: Option<PreparedMounts>,
     pub creds: CredPlan,
+    /// The capability layer; when present it also makes the credential changes.
+    pub caps: Option<hutch_caps::PreparedCaps>,
     pub cwd: Option<CString>,
     pub fds: FdPlan,
     pub init: Option<InitPlan>,
@@ -386,7 +391,10 @@ pub(crate) unsafe fn child_main(p: &Prepared) -> ! {
             exit(127);
         }
     }
-    credentials(p, slot);
+    match &p.caps {
+        Some(caps) => capabilities(p, slot, caps),
+        None => credentials(p, slot),
+    }
     if p.creds.uid.is_some() || p.creds.gid.is_some() {
         // The kernel clears the death signal when credentials change.
         set_death_signal(p);
@@ -663,6 +671,25 @@ fn credentials(p: &Prepared, slot: usize) {
         if unsafe { libc::syscall(setresuid, uid, uid, uid) } == -1 {
             fail(p, step::SETUID, 0);
         }
+    }
+}
+
+/// The capability layer: bounding set, ids (with keep-caps), capset, ambient, no_new_privs.
+fn capabilities(p: &Prepared, slot: usize, caps: &hutch_caps::PreparedCaps) {
+    reach(p, slot, step::CAPABILITIES);
+    // SAFETY: we are a single-threaded child between clone and exec, `apply`'s contract.
+    if let Err(f) = unsafe { caps.apply() } {
+        let (step, index, errno) = f.encode();
+        send(
+            p.report_fd,
+            Record {
+                tag: TAG_CAPS_ERROR,
+                step,
+                index,
+                errno,
+            },
+        );
+        exit(127);
     }
 }
 

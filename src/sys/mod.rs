@@ -48,6 +48,8 @@ pub(crate) const TAG_ERROR: u32 = 1;
 pub(crate) const TAG_MOUNT_ERROR: u32 = 2;
 /// The child has created its time namespace and waits for the offsets.
 pub(crate) const TAG_READY: u32 = 3;
+/// The capability plan failed: `(step, index, errno)` is `CapsFailure::encode`.
+pub(crate) const TAG_CAPS_ERROR: u32 = 5;
 
 /// A record on the report pipe, as plain integers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

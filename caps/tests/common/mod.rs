@@ -1,0 +1,219 @@
+//! Test helpers: forked children that talk to the test over pipes, and cleanup checks.
+//!
+//! A forked child of the (multithreaded) test process only makes raw system calls through
+//! `libc` and the crate's child-safe functions, then `_exit`s; it reports what it saw as
+//! `i64` values over a pipe.
+#![allow(unsafe_code, dead_code)]
+
+use std::fs;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The child's ends of the two pipes.
+pub struct ChildSide {
+    to_parent: RawFd,
+    from_parent: RawFd,
+}
+
+impl ChildSide {
+    /// Sends one value to the test.
+    pub fn send(&self, value: i64) {
+        let bytes = value.to_ne_bytes();
+        // SAFETY: writing a stack buffer to an open pipe.
+        unsafe { libc::write(self.to_parent, bytes.as_ptr().cast(), bytes.len()) };
+    }
+
+    /// Waits for the test to say "go"; returns the byte sent, or -1 on EOF.
+    pub fn wait(&self) -> i64 {
+        let mut b = [0u8; 1];
+        // SAFETY: reading into a stack buffer from an open pipe.
+        let n = unsafe { libc::read(self.from_parent, b.as_mut_ptr().cast(), 1) };
+        if n == 1 { i64::from(b[0]) } else { -1 }
+    }
+}
+
+/// The current errno.
+pub fn errno() -> i64 {
+    // SAFETY: __errno_location is always valid for the calling thread.
+    i64::from(unsafe { *libc::__errno_location() })
+}
+
+/// A forked child, killed and reaped on drop.
+pub struct Forked {
+    pub pid: i32,
+    from_child: OwnedFd,
+    to_child: Option<OwnedFd>,
+    reaped: bool,
+}
+
+fn pipe() -> (OwnedFd, OwnedFd) {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid out-array of two ints.
+    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(r, 0, "pipe2");
+    // SAFETY: both fds were just created and are owned by nobody else.
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}
+
+/// Forks; the child runs `body` and `_exit`s with its return value (101 on panic).
+pub fn fork(body: impl FnOnce(&ChildSide) -> i32) -> Forked {
+    fork_with_stdout(None, body)
+}
+
+/// Like [`fork`], with the child's standard output on the write end `stdout` (a pipe the
+/// test reads).
+pub fn fork_with_stdout(stdout: Option<RawFd>, body: impl FnOnce(&ChildSide) -> i32) -> Forked {
+    let (from_child, child_tx) = pipe();
+    let (child_rx, to_child) = pipe();
+    // SAFETY: the child only runs `body` (raw syscalls) and then `_exit`s.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        if let Some(fd) = stdout {
+            // SAFETY: duplicating an open fd onto stdout.
+            unsafe { libc::dup2(fd, 1) };
+        }
+        // Drop every fd but stdio and our two pipe ends, so that pipe ends of the parent
+        // (and of children forked concurrently by other tests) do not keep EOF from coming.
+        let (a, b) = {
+            let (x, y) = (child_tx.as_raw_fd() as u32, child_rx.as_raw_fd() as u32);
+            (x.min(y), x.max(y))
+        };
+        // SAFETY: close_range on fd numbers; our two ends are kept.
+        unsafe {
+            libc::syscall(libc::SYS_close_range, 3u32, a - 1, 0u32);
+            libc::syscall(libc::SYS_close_range, a + 1, b - 1, 0u32);
+            libc::syscall(libc::SYS_close_range, b + 1, u32::MAX, 0u32);
+        }
+        let side = ChildSide {
+            to_parent: child_tx.as_raw_fd(),
+            from_parent: child_rx.as_raw_fd(),
+        };
+        let code =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&side))).unwrap_or(101);
+        // SAFETY: ends the child without running the parent's destructors or atexit.
+        unsafe { libc::_exit(code) };
+    }
+    drop(child_tx);
+    drop(child_rx);
+    Forked {
+        pid,
+        from_child,
+        to_child: Some(to_child),
+        reaped: false,
+    }
+}
+
+impl Forked {
+    /// The pid as `u32`.
+    pub fn id(&self) -> u32 {
+        self.pid as u32
+    }
+
+    /// Reads one value from the child; panics on EOF.
+    pub fn recv(&self) -> i64 {
+        self.try_recv().expect("child closed its pipe early")
+    }
+
+    /// Reads one value, or `None` on EOF.
+    pub fn try_recv(&self) -> Option<i64> {
+        let mut buf = [0u8; 8];
+        let mut got = 0;
+        while got < 8 {
+            // SAFETY: reading into the rest of a stack buffer.
+            let n = unsafe {
+                libc::read(
+                    self.from_child.as_raw_fd(),
+                    buf[got..].as_mut_ptr().cast(),
+                    8 - got,
+                )
+            };
+            if n <= 0 {
+                return None;
+            }
+            got += n as usize;
+        }
+        Some(i64::from_ne_bytes(buf))
+    }
+
+    /// Sends a "go" byte.
+    pub fn go(&self, b: u8) {
+        let fd = self.to_child.as_ref().expect("pipe open").as_raw_fd();
+        // SAFETY: writing one byte from the stack to an open pipe.
+        let n = unsafe { libc::write(fd, [b].as_ptr().cast(), 1) };
+        assert_eq!(n, 1);
+    }
+
+    /// Waits for the child and returns its exit code (panics if killed by a signal).
+    pub fn wait(&mut self) -> i32 {
+        self.to_child = None;
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        let r = unsafe { libc::waitpid(self.pid, &mut status, 0) };
+        assert_eq!(r, self.pid, "waitpid");
+        self.reaped = true;
+        assert!(
+            libc::WIFEXITED(status),
+            "child {} died: status {status:#x}",
+            self.pid
+        );
+        libc::WEXITSTATUS(status)
+    }
+}
+
+impl Drop for Forked {
+    fn drop(&mut self) {
+        if !self.reaped {
+            // SAFETY: signalling and reaping our own unreaped child, by pid.
+            unsafe {
+                libc::kill(self.pid, libc::SIGKILL);
+                let mut status = 0;
+                libc::waitpid(self.pid, &mut status, 0);
+            }
+        }
+    }
+}
+
+/// A unique scratch directory under `/tmp`, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let path = PathBuf::from(format!(
+            "/tmp/hutch-caps-test-{}-{tag}-{n}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Makes a `CString` from a path (test side).
+pub fn c(path: impl AsRef<Path>) -> std::ffi::CString {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::CString::new(path.as_ref().as_os_str().as_bytes()).unwrap()
+}
+
+/// `unshare(flags)` in a forked child: 0 or errno.
+pub fn unshare(flags: i32) -> i64 {
+    // SAFETY: in a forked single-threaded child.
+    if unsafe { libc::unshare(flags) } == 0 {
+        0
+    } else {
+        errno()
+    }
+}

@@ -1,0 +1,57 @@
+//! The capabilities layer, parent side: the five capability sets, the user and group change
+//! and `no_new_privs`, prepared as one `hutch_caps::PreparedCaps` that the child applies in
+//! the kernel's required order (bounding drop, ids with keep-caps, capset, ambient,
+//! no_new_privs).
+
+use std::sync::OnceLock;
+
+use hutch_caps::{CapSet, CapsPlan, PreparedCaps};
+
+use crate::sys::CredPlan;
+use crate::{Command, SpawnError};
+
+/// The running kernel's last capability, read once.
+fn last_cap() -> Result<u8, SpawnError> {
+    static LAST: OnceLock<u8> = OnceLock::new();
+    if let Some(n) = LAST.get() {
+        return Ok(*n);
+    }
+    let n = hutch_caps::kernel_last_cap().map_err(SpawnError::CapabilityState)?;
+    Ok(*LAST.get_or_init(|| n))
+}
+
+/// Builds the layer, or `None` when the container keeps the caller's capabilities (then the
+/// credentials layer changes ids on its own).
+pub(crate) fn prepare(cmd: &Command, creds: &CredPlan) -> Result<Option<PreparedCaps>, SpawnError> {
+    let confine = &cmd.container.confine;
+    let Some(mut set) = confine.caps else {
+        return Ok(None);
+    };
+    let last = last_cap()?;
+    if confine.privileged {
+        // Everything the caller has: asking for more fails in the kernel.
+        set = hutch_caps::thread::bounding_set().map_err(SpawnError::CapabilityState)?;
+    }
+    set = set & CapSet::up_to(last);
+    let mut plan = CapsPlan::new(set);
+    if let Some(uid) = creds.uid {
+        plan.uid(uid);
+        if uid != 0 {
+            // A non-root program keeps only what was asked for explicitly, as ambient
+            // capabilities (they survive execve); the rest stays in the bounding set only.
+            let added = confine.caps_added & set;
+            plan.capabilities(added)
+                .bounding(set)
+                .inheritable(added)
+                .ambient(added);
+        }
+    }
+    if let Some(gid) = creds.gid {
+        plan.gid(gid);
+    }
+    plan.clear_groups(creds.clear_groups)
+        .no_new_privs(confine.no_new_privs);
+    plan.prepare_for_kernel(last)
+        .map(Some)
+        .map_err(SpawnError::CapabilityPlan)
+}

@@ -42,6 +42,26 @@ impl Default for Confinement {
     }
 }
 
+/// What root inside a container's user namespace is on the host
+/// ([`Container::user_namespace_mode`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UserNamespace {
+    /// "Keep id": the caller is root inside (`0 -> caller`, one id). For a root caller that
+    /// means host root, with host root's file access (only its capabilities are confined);
+    /// for an unprivileged caller it is the only map possible without `newuidmap`.
+    MapCaller,
+    /// "Remapped": ids `0..65536` inside are an unprivileged host range: root's ranges in
+    /// `/etc/subuid` and `/etc/subgid` when there are any, else
+    /// [`REMAP_DEFAULT_START`]`..+65536`. Needs a root caller (it writes the maps itself).
+    Remap,
+}
+
+/// The first host id of the range that [`UserNamespace::Remap`] maps root to when
+/// `/etc/subuid` (or `/etc/subgid`) has no range for root: far above the ids that
+/// distributions hand to users and their subordinate ranges.
+pub const REMAP_DEFAULT_START: u32 = 2_000_000_000;
+
 /// How the user namespace is chosen.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) enum UserNs {
@@ -50,6 +70,8 @@ pub(crate) enum UserNs {
     Auto,
     /// Always a user namespace mapping the caller to root inside.
     MapCaller,
+    /// Always a user namespace mapping root inside to an unprivileged host range.
+    Remap,
     /// Never a user namespace.
     Off,
     /// Always a user namespace with these maps.
@@ -179,14 +201,32 @@ impl Container {
         self
     }
 
-    /// Creates a user namespace that maps the caller to root inside (`true`, docker's
-    /// `--userns` in spirit), or never creates one (`false`). The default creates one only when
-    /// the caller is not root.
+    /// Creates a user namespace (`true`), or never creates one (`false`). The default
+    /// creates one only when the caller is not root.
+    ///
+    /// What root inside is depends on the caller:
+    ///
+    /// * for a root caller, an unprivileged host range ([`UserNamespace::Remap`]): root
+    ///   inside is not root on the host, so the host's file permissions (`/etc`, `/sys`,
+    ///   device nodes, cgroup files) stop it;
+    /// * for any other caller, the caller itself ([`UserNamespace::MapCaller`]), the only
+    ///   map it may write without `newuidmap`.
+    ///
+    /// [`user_namespace_mode`](Container::user_namespace_mode) chooses explicitly.
     pub fn user_namespace(&mut self, enable: bool) -> &mut Self {
-        self.userns = if enable {
-            UserNs::MapCaller
-        } else {
-            UserNs::Off
+        self.userns = match (enable, crate::sys::geteuid()) {
+            (false, _) => UserNs::Off,
+            (true, 0) => UserNs::Remap,
+            (true, _) => UserNs::MapCaller,
+        };
+        self
+    }
+
+    /// Creates a user namespace of the given kind.
+    pub fn user_namespace_mode(&mut self, mode: UserNamespace) -> &mut Self {
+        self.userns = match mode {
+            UserNamespace::MapCaller => UserNs::MapCaller,
+            UserNamespace::Remap => UserNs::Remap,
         };
         self
     }
@@ -441,7 +481,7 @@ impl Container {
         let user = match self.userns {
             UserNs::Off => false,
             UserNs::Auto => crate::sys::geteuid() != 0,
-            UserNs::MapCaller | UserNs::Maps { .. } => true,
+            UserNs::MapCaller | UserNs::Remap | UserNs::Maps { .. } => true,
         };
         let mut ns = self.namespaces;
         if user {

@@ -254,6 +254,13 @@ pub enum SpawnError {
     /// A mount step failed in the child.
     #[error("step \"mount\" failed in the child")]
     Mount(#[source] hutch_ns::mount::MountError),
+    /// [`UserNamespace::Remap`](crate::UserNamespace::Remap) was asked for by a caller that
+    /// is not root.
+    #[error("a remapped user namespace needs a root caller (unprivileged callers map themselves: UserNamespace::MapCaller)")]
+    RemapNeedsRoot,
+    /// `/etc/subuid` or `/etc/subgid` could not be read or parsed.
+    #[error("subordinate id ranges")]
+    SubIds(#[source] hutch_ns::idmap::SubIdError),
     /// The user-namespace id maps are invalid (checked before any child was created).
     #[error("invalid user namespace id maps")]
     InvalidIdMap(#[source] hutch_ns::idmap::IdMapError),

@@ -125,6 +125,7 @@ mod child;
 mod command;
 mod container;
 mod error;
+pub mod harness;
 pub mod preflight;
 mod spawn;
 mod stdio;
@@ -132,10 +133,10 @@ mod sys;
 
 pub use child::{Child, ControlError, Signal};
 pub use command::Command;
-pub use container::Container;
+pub use container::{Container, REMAP_DEFAULT_START, UserNamespace};
 pub use error::{Pid, SpawnError, Step, error_chain};
-pub use preflight::preflight;
 pub use hutch_ns::{Namespace, Namespaces};
+pub use preflight::preflight;
 pub use stdio::Stdio;
 
 /// The namespace crate, re-exported for its types (id maps, time offsets, mount options,

@@ -110,11 +110,43 @@ fn tmpfs_inside_never_appears_on_the_host() {
 }
 
 #[test]
-fn user_namespace_maps_caller_to_root() {
+fn user_namespace_as_root_is_remapped_to_an_unprivileged_range() {
     let _g = shared();
     let dir = TempDir::new("hutch-userns");
     let mut c = Container::new();
-    c.user_namespace(true).bind(&dir.0, &dir.0);
+    c.user_namespace(true).bind(&dir.0, &dir.0).tmpfs("/mnt");
+    let out = sh(
+        &c,
+        &format!(
+            "id -u; cat /proc/self/uid_map; touch {}/made 2>&1 || echo denied; touch /mnt/x && echo tmp-ok",
+            dir.0.display()
+        ),
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "0");
+    let map: Vec<u32> = lines[1]
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    let subuid = fs::read_to_string("/etc/subuid").unwrap_or_default();
+    if !subuid.lines().any(|l| l.starts_with("root:") || l.starts_with("0:")) {
+        assert_eq!(map, [0, hutch::REMAP_DEFAULT_START, 65536]);
+    }
+    assert_ne!(map[1], 0, "container root is host root");
+    // Host root's files are not the container root's: a root-owned 0755 directory of the
+    // host is not writable inside.
+    assert!(out.contains("Permission denied"), "{out}");
+    assert!(!dir.0.join("made").exists());
+    assert_eq!(lines.last(), Some(&"tmp-ok"), "{out}");
+}
+
+#[test]
+fn user_namespace_map_caller_keeps_the_callers_id() {
+    let _g = shared();
+    let dir = TempDir::new("hutch-userns");
+    let mut c = Container::new();
+    c.user_namespace_mode(hutch::UserNamespace::MapCaller)
+        .bind(&dir.0, &dir.0);
     let out = sh(
         &c,
         &format!(

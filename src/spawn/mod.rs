@@ -270,7 +270,12 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         Some(j) => (j.setgroups, creds::maps_of(j.pid.get())),
         None => (user.setgroups, None),
     };
-    let creds = creds::prepare(cmd, joined_maps.as_ref().or(user.mapped.as_ref()), setgroups)?;
+    let creds = creds::prepare(
+        cmd,
+        joined_maps.as_ref().or(user.mapped.as_ref()),
+        user.mapped.as_ref(),
+        setgroups,
+    )?;
     let caps = caps::prepare(cmd, &creds)?;
     fds::check_limit(cmd)?;
     let fds = fds::prepare(cmd, defaults)?;
@@ -372,8 +377,8 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         && plan.init.is_none()
         && !joining
         && user.sync.is_none()
-        && cmd.uid.is_none()
-        && cmd.gid.is_none();
+        && plan.creds.uid.is_none()
+        && plan.creds.gid.is_none();
     let mode = if shared_vm {
         sys::CloneMode::SharedVm
     } else {

@@ -34,9 +34,19 @@ pub(crate) struct UserNsSetup {
 }
 
 /// The id maps to write for a new user namespace, and whether `setgroups` stays allowed.
-fn id_maps(userns: &UserNs) -> (IdMap, IdMap, SetGroups) {
-    match userns {
+fn id_maps(userns: &UserNs) -> Result<(IdMap, IdMap, SetGroups), SpawnError> {
+    Ok(match userns {
         UserNs::Maps { uid, gid } => (uid.clone(), gid.clone(), SetGroups::Allow),
+        UserNs::Remap => {
+            if sys::geteuid() != 0 {
+                return Err(SpawnError::RemapNeedsRoot);
+            }
+            (
+                remap("/etc/subuid")?,
+                remap("/etc/subgid")?,
+                SetGroups::Allow,
+            )
+        }
         _ => {
             let (uid, gid) = (sys::geteuid(), sys::getegid());
             // Unprivileged callers may only map themselves, and only with setgroups denied.
@@ -47,7 +57,30 @@ fn id_maps(userns: &UserNs) -> (IdMap, IdMap, SetGroups) {
             };
             (IdMap::single(0, uid), IdMap::single(0, gid), setgroups)
         }
+    })
+}
+
+/// Root's ranges in `file` (`/etc/subuid` or `/etc/subgid`) as a map from 0 up, or the
+/// default range when there are none.
+fn remap(file: &str) -> Result<IdMap, SpawnError> {
+    use hutch_ns::idmap::{IdMapEntry, SubIdError, SubIdRanges};
+    let ranges = match SubIdRanges::read(file) {
+        Ok(r) => r,
+        Err(SubIdError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            SubIdRanges::default()
+        }
+        Err(e) => return Err(SpawnError::SubIds(e)),
+    };
+    let mut map = IdMap::new();
+    let mut next: u32 = 0;
+    for r in ranges.for_user("root", 0) {
+        map.push(IdMapEntry::new(next, r.start, r.count));
+        next = next.saturating_add(r.count);
     }
+    if map.is_empty() {
+        map = IdMap::new().map(0, crate::container::REMAP_DEFAULT_START, 65536);
+    }
+    Ok(map)
 }
 
 pub(crate) fn prepare(
@@ -72,7 +105,7 @@ pub(crate) fn prepare(
         mapped: None,
     };
     if ns.contains(Namespaces::USER) {
-        let (uid, gid, setgroups) = id_maps(&c.userns);
+        let (uid, gid, setgroups) = id_maps(&c.userns)?;
         for (kind, map) in [(IdKind::Uid, &uid), (IdKind::Gid, &gid)] {
             map.validate().map_err(|source| {
                 SpawnError::InvalidIdMap(IdMapError::Invalid { kind, source })

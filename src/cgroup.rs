@@ -180,7 +180,13 @@ fn unique_name() -> OsString {
 }
 
 /// Creates the container's cgroup and applies its limits, before the clone.
-pub(crate) fn prepare(cfg: &CgroupConfig) -> Result<Option<ContainerCgroup>, SpawnError> {
+///
+/// `default_devices`: attach Docker's device allow-list when the cgroup is made and no policy
+/// was set (the hardened default; it does not make a cgroup required).
+pub(crate) fn prepare(
+    cfg: &CgroupConfig,
+    default_devices: bool,
+) -> Result<Option<ContainerCgroup>, SpawnError> {
     let o = &cfg.options;
     let limits = cfg.wants_limits();
     if o.mode == Mode::Off {
@@ -217,7 +223,8 @@ pub(crate) fn prepare(cfg: &CgroupConfig) -> Result<Option<ContainerCgroup>, Spa
         || o.root.is_some()
         || o.name.is_some()
         || o.keep;
-    match make(cfg, &resources) {
+    check_targets(o)?;
+    match make(cfg, &resources, default_devices) {
         Ok(cg) => Ok(Some(cg)),
         // Without limits, a host where we may not make cgroups (no cgroup2, read-only, not
         // delegated to an unprivileged caller) still runs containers, just without one.
@@ -255,7 +262,90 @@ fn unusable_hierarchy(e: &CgroupError) -> bool {
     false
 }
 
-fn make(cfg: &CgroupConfig, resources: &Resources) -> Result<ContainerCgroup, SpawnError> {
+/// `cgroup_root` and `cgroup_parent` must name directories of a cgroup2 file system, without
+/// `..` (which could lead out of it); checked before anything is made, so a wrong path leaves
+/// nothing behind.
+fn check_targets(o: &CgroupOptions) -> Result<(), SpawnError> {
+    for (what, path) in [("cgroup_root", &o.root), ("cgroup_parent", &o.parent)] {
+        let Some(path) = path else { continue };
+        if path
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            return Err(SpawnError::NotCgroup2 {
+                what,
+                path: path.clone(),
+                reason: "contains \"..\"",
+            });
+        }
+        // A relative parent is relative to the hierarchy's root, checked when opened.
+        if what == "cgroup_parent" && path.is_relative() {
+            continue;
+        }
+        match crate::sys::fs_magic(path) {
+            Ok(magic) if magic == crate::sys::CGROUP2_SUPER_MAGIC => {}
+            Ok(_) => {
+                return Err(SpawnError::NotCgroup2 {
+                    what,
+                    path: path.clone(),
+                    reason: "is not on a cgroup2 file system",
+                });
+            }
+            Err(source) => {
+                return Err(SpawnError::CgroupTarget {
+                    what,
+                    path: path.clone(),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Removes, once per parent and process, the empty cgroups that earlier spawns left under
+/// `parent` when their process died without dropping its `Child` (`hutch-<pid>-<n>` whose pid
+/// no longer exists). A cgroup that still has processes is never touched (`rmdir` refuses it).
+fn remove_stale(parent: &Cgroup) {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static DONE: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+    {
+        let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
+        if !done
+            .get_or_insert_with(HashSet::new)
+            .insert(parent.path().to_owned())
+        {
+            return;
+        }
+    }
+    let Ok(entries) = std::fs::read_dir(parent.path()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("hutch-"))
+            .and_then(|n| n.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        if let Ok(cg) = Cgroup::open(e.path()) {
+            let _ = cg.remove();
+        }
+    }
+}
+
+fn make(
+    cfg: &CgroupConfig,
+    resources: &Resources,
+    default_devices: bool,
+) -> Result<ContainerCgroup, SpawnError> {
     let o = &cfg.options;
     let h_owned;
     let h = match &o.root {
@@ -274,6 +364,7 @@ fn make(cfg: &CgroupConfig, resources: &Resources) -> Result<ContainerCgroup, Sp
         let made = parent_of(h, o).and_then(|parent| {
             enable_down_to(h, parent.path(), &controllers)?;
             enable_accounting(&parent);
+            remove_stale(&parent);
             let child = parent.create_child(&name)?;
             Ok((parent, child))
         });
@@ -293,7 +384,16 @@ fn make(cfg: &CgroupConfig, resources: &Resources) -> Result<ContainerCgroup, Sp
         resources
             .apply(made.cgroup())
             .map_err(SpawnError::Cgroup)?;
-        if let Some(policy) = &cfg.devices {
+        let default_policy;
+        let policy = match &cfg.devices {
+            Some(p) => Some(p),
+            None if default_devices => {
+                default_policy = hutch_cgroup::device::DevicePolicy::docker_default();
+                Some(&default_policy)
+            }
+            None => None,
+        };
+        if let Some(policy) = policy {
             let prog = hutch_cgroup::device::attach_device_policy(made.cgroup(), policy)
                 .map_err(SpawnError::Devices)?;
             made._devices = Some(prog);

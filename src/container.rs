@@ -114,6 +114,14 @@ pub struct Container {
     pub(crate) cgroup: CgroupConfig,
     /// Confinement: capabilities, no_new_privs and what later layers add.
     pub(crate) confine: Confinement,
+    /// `None`: the default for the tree (read-only host tree, writable rootfs).
+    pub(crate) read_only: Option<bool>,
+    pub(crate) propagation: Option<Propagation>,
+    pub(crate) private_tmp: Option<bool>,
+    pub(crate) minimal_tree: bool,
+    pub(crate) masked_paths: bool,
+    pub(crate) sysfs: bool,
+    pub(crate) writable_cgroup: bool,
     /// Variables set (`Some`) or removed (`None`) for every command, over the caller's.
     pub(crate) env: BTreeMap<OsString, Option<OsString>>,
     pub(crate) env_clear: bool,
@@ -147,6 +155,13 @@ impl Container {
             die_with_parent: false,
             cgroup: CgroupConfig::default(),
             confine: Confinement::default(),
+            read_only: None,
+            propagation: None,
+            private_tmp: None,
+            minimal_tree: false,
+            masked_paths: true,
+            sysfs: true,
+            writable_cgroup: false,
             env: BTreeMap::new(),
             env_clear: false,
         }
@@ -324,6 +339,9 @@ impl Container {
     /// container with these privileges).
     pub fn privileged(&mut self) -> &mut Self {
         self.confine.privileged = true;
+        self.masked_paths = false;
+        self.dev = false;
+        self.sysfs = false;
         self.confine.caps = Some(CapSet::all());
         self.confine.caps_added = CapSet::empty();
         self.confine.no_new_privs = false;
@@ -362,8 +380,10 @@ impl Container {
         self
     }
 
-    /// Whether to build a minimal `/dev` inside a [`rootfs`](Container::rootfs) (default
-    /// `true`; without a rootfs the host's `/dev` is used).
+    /// Whether to build a minimal `/dev` (default `true`): a tmpfs with `null`, `zero`,
+    /// `full`, `random`, `urandom`, `tty`, a private `/dev/pts`, `/dev/shm` and
+    /// `/dev/mqueue`, as Docker does. With `false` the container sees the tree's own `/dev`
+    /// (the host's, without a rootfs).
     pub fn dev(&mut self, build: bool) -> &mut Self {
         self.dev = build;
         self
@@ -373,7 +393,7 @@ impl Container {
     /// [`Propagation::Private`] (the default: no events either way) or
     /// [`Propagation::Slave`] (host mounts appear inside, nothing goes back out).
     pub fn mount_propagation(&mut self, propagation: Propagation) -> &mut Self {
-        self.mounts.propagation(propagation);
+        self.propagation = Some(propagation);
         self
     }
 
@@ -413,16 +433,61 @@ impl Container {
         self
     }
 
-    /// Makes the root read-only inside (`docker run --read-only`).
+    /// Whether the root is read-only inside (`docker run --read-only`).
+    ///
+    /// The default depends on the tree: the host's tree (no [`rootfs`](Container::rootfs))
+    /// is read-only, recursively, as `bwrap --ro-bind / /`: the container can write only
+    /// where the caller chose ([`tmpfs`](Container::tmpfs), [`bind`](Container::bind), the
+    /// private `/tmp`). A rootfs is writable unless this says otherwise.
     pub fn read_only(&mut self, read_only: bool) -> &mut Self {
-        self.mounts.readonly_root(read_only);
+        self.read_only = Some(read_only);
         self
     }
 
-    /// Masks and makes read-only the paths that Docker does by default (`/proc/kcore`,
-    /// `/proc/keys`, `/sys/firmware`, ..., read-only `/proc/sys`, ...).
+    /// Whether the container gets a private, empty `/tmp` (a tmpfs; default `true` with the
+    /// host's tree, `false` in a rootfs).
+    pub fn private_tmp(&mut self, private: bool) -> &mut Self {
+        self.private_tmp = Some(private);
+        self
+    }
+
+    /// Shows only the system directories of the host instead of its whole tree: a tmpfs root
+    /// with read-only binds of `/usr`, `/lib*`, `/bin`, `/sbin` and a few `/etc` files
+    /// (`passwd`, `group`, `hosts`, `resolv.conf`, `ld.so.*`, `ssl/certs`, ...; see
+    /// `hutch_ns::mount::MINIMAL_ROOT_ETC`), plus `/proc`, `/dev` and a private `/tmp`. Add
+    /// what the program needs with [`bind`](Container::bind) / [`bind_ro`](Container::bind_ro).
+    ///
+    /// With the host's whole tree (the default), its secrets (`/etc/shadow`, home
+    /// directories) stay readable inside as far as file permissions allow, even though
+    /// nothing is writable; this tree hides them.
+    pub fn minimal_tree(&mut self, on: bool) -> &mut Self {
+        self.minimal_tree = on;
+        self
+    }
+
+    /// Whether Docker's masked and read-only paths apply (default `true`, off when
+    /// [`privileged`](Container::privileged)): `/proc/kcore`, `/proc/keys`,
+    /// `/proc/timer_list`, `/sys/firmware`, ... hidden; `/proc/sys`, `/proc/sysrq-trigger`,
+    /// `/proc/irq`, `/proc/bus`, ... read-only.
+    pub fn masked_paths(&mut self, on: bool) -> &mut Self {
+        self.masked_paths = on;
+        self
+    }
+
+    /// Docker's masked and read-only paths; they are on by default (see
+    /// [`masked_paths`](Container::masked_paths)).
     pub fn docker_masks(&mut self) -> &mut Self {
-        self.mounts.docker_defaults();
+        self.masked_paths = true;
+        self
+    }
+
+    /// Whether `/sys` is a fresh, read-only sysfs and `/sys/fs/cgroup` a read-only cgroup2
+    /// mount of the container's own cgroup namespace (default `true`; `false` shows the
+    /// tree's own `/sys`, read-only with the host's tree). `writable_cgroup` makes the
+    /// cgroup2 mount writable, for a program that manages its own sub-cgroups.
+    pub fn sysfs(&mut self, fresh: bool, writable_cgroup: bool) -> &mut Self {
+        self.sysfs = fresh;
+        self.writable_cgroup = writable_cgroup;
         self
     }
 

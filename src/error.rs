@@ -344,6 +344,27 @@ pub enum SpawnError {
     /// applying limits).
     #[error("cgroup setup failed")]
     Cgroup(#[source] hutch_cgroup::CgroupError),
+    /// `cgroup_root` or `cgroup_parent` does not name a cgroup2 directory.
+    #[error("{what} {path:?} {reason}")]
+    NotCgroup2 {
+        /// `"cgroup_root"` or `"cgroup_parent"`.
+        what: &'static str,
+        /// The path given.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// `cgroup_root` or `cgroup_parent` could not be inspected (`statfs`).
+    #[error("cannot inspect {what} {path:?}")]
+    CgroupTarget {
+        /// `"cgroup_root"` or `"cgroup_parent"`.
+        what: &'static str,
+        /// The path given.
+        path: PathBuf,
+        /// The error of `statfs`.
+        #[source]
+        source: io::Error,
+    },
     /// A cgroup limit has a value the kernel would reject (checked before anything is made).
     #[error("invalid value for {file}")]
     InvalidLimit {

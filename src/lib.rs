@@ -130,6 +130,7 @@ pub mod preflight;
 mod spawn;
 mod stdio;
 mod sys;
+mod confine;
 
 pub use child::{Child, ControlError, Signal};
 pub use command::Command;

@@ -119,6 +119,13 @@ pub enum NsError {
         #[source]
         source: io::Error,
     },
+    /// A [`NetNs`] directory is relative: it would be taken relative to whatever the
+    /// current directory is at each call.
+    #[error("network namespace directory {path} is not absolute")]
+    RelativeDir {
+        /// The directory as given to [`NetNs::in_dir`].
+        path: PathBuf,
+    },
     /// Removing a persisted namespace failed.
     #[error("cannot remove persisted namespace {path}: {step} failed")]
     Unpersist {
@@ -587,6 +594,10 @@ impl NetNs {
     pub const DEFAULT_DIR: &'static str = "/run/netns";
 
     /// Named namespaces in `dir` instead of `/run/netns`.
+    ///
+    /// `dir` must be absolute: every operation on a `NetNs` with a relative directory fails
+    /// with [`NsError::RelativeDir`] (rather than using whatever the current directory is
+    /// at that moment).
     pub fn in_dir(dir: impl AsRef<Path>) -> NetNs {
         NetNs {
             dir: dir.as_ref().to_owned(),
@@ -605,11 +616,23 @@ impl NetNs {
         &self.dir
     }
 
+    fn check_dir(&self) -> Result<(), NsError> {
+        if self.dir.is_absolute() {
+            Ok(())
+        } else {
+            Err(NsError::RelativeDir {
+                path: self.dir.clone(),
+            })
+        }
+    }
+
     /// The file a namespace called `name` lives at.
     ///
     /// # Errors
-    /// [`NsError::InvalidName`] for an empty name, `.`, `..`, or one with `/` or NUL.
+    /// [`NsError::InvalidName`] for an empty name, `.`, `..`, or one with `/` or NUL;
+    /// [`NsError::RelativeDir`] if the directory is relative.
     pub fn path_of(&self, name: impl AsRef<OsStr>) -> Result<PathBuf, NsError> {
+        self.check_dir()?;
         let name = name.as_ref();
         let bytes = name.as_bytes();
         if bytes.is_empty()
@@ -656,7 +679,8 @@ impl NetNs {
     ///
     /// # Errors
     /// [`NsError::WrongKind`] for a non-network handle, [`NsError::InvalidName`],
-    /// [`NsError::Persist`] naming the path and step (`EEXIST` if the name is taken).
+    /// [`NsError::RelativeDir`], [`NsError::Persist`] naming the path and step (`EEXIST` if
+    /// the name is taken).
     pub fn persist(&self, handle: &NsHandle, name: impl AsRef<OsStr>) -> Result<PathBuf, NsError> {
         if handle.kind() != Namespace::Net {
             return Err(NsError::WrongKind {
@@ -737,8 +761,10 @@ impl NetNs {
     /// The names of the namespaces in the directory (an absent directory has none).
     ///
     /// # Errors
-    /// [`NsError::Open`] naming the directory if it cannot be read.
+    /// [`NsError::Open`] naming the directory if it cannot be read;
+    /// [`NsError::RelativeDir`].
     pub fn list(&self) -> Result<Vec<OsString>, NsError> {
+        self.check_dir()?;
         let entries = match fs::read_dir(&self.dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),

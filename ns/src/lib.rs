@@ -39,8 +39,8 @@
 //!
 //! # Requirements
 //!
-//! - Linux 5.12 or later (`mount_setattr` for read-only mounts; time namespaces need 5.6,
-//!   `NS_GET_NSTYPE` 4.11). `PIDFD_GET_*_NAMESPACE` is used on 6.11+, with a `/proc`
+//! - Linux 5.12 or later (`mount_setattr` for read-only mounts; `open_tree`/`move_mount`,
+//!   used for every bind, need 5.2; time namespaces need 5.6, `NS_GET_NSTYPE` 4.11). `PIDFD_GET_*_NAMESPACE` is used on 6.11+, with a `/proc`
 //!   fallback before.
 //! - Privileges: `CAP_SYS_ADMIN` (in the relevant user namespace) to mount, `setns` and
 //!   persist; writing id maps needs `CAP_SETUID`/`CAP_SETGID` in the parent user namespace,
@@ -48,6 +48,10 @@
 //!   package `uidmap`) and `/etc/subuid`/`/etc/subgid` entries.
 //! - A fresh `proc` mount inside a user namespace is refused (`EPERM`) when the host's
 //!   `/proc` has parts covered by other mounts (the kernel's "mount too revealing" check).
+//! - [`mount::MountPlan::cgroup2`] needs the child in a cgroup namespace of its own
+//!   (`CLONE_NEWCGROUP`, Linux 4.6); a fresh sysfs needs a network namespace the child is
+//!   privileged over (otherwise the host's `/sys` is bound instead, see
+//!   [`mount::MountPlan::sysfs`]).
 //! - Dependencies: only `libc`, `thiserror` and `bitflags` from the workspace table; `nix`
 //!   is not used because the child-side code wants exact control over every call.
 //!
@@ -68,7 +72,13 @@
 //! inside the tests, enter new namespaces with `unshare`, and report what they observed
 //! over a pipe as plain integers; parents write id maps and time offsets to those children
 //! and check the result from both sides. A counting global allocator checks that
-//! `PreparedMounts::apply` allocates nothing (`tests/no_alloc.rs`). Tests check that they leave no mounts
+//! `PreparedMounts::apply` allocates nothing, for every kind of step (`tests/no_alloc.rs`).
+//! Mount plans are applied in forked children that first unshare a mount namespace (and a
+//! cgroup, network or IPC namespace where the step needs one), and the tests check both
+//! `statfs`/`statvfs` and behaviour inside (writes refused, paths hidden, a program run in
+//! the minimal root) and that the host's mount table is unchanged while and after the
+//! child runs (`tests/mount.rs`, `tests/mount_hardened.rs`). The sysfs test expects the
+//! host to have a network interface besides `lo`. Tests check that they leave no mounts
 //! (`/proc/self/mountinfo`), files or processes behind, and they only touch network
 //! namespaces they create. Nothing is skipped: the tests need root, Linux 6.11+ (for the
 //! pidfd namespace ioctls they compare against the `/proc` fallback), and the Debian

@@ -283,3 +283,100 @@ pub(crate) fn raw_kind(path: &CStr) -> Result<Option<bool>, c_int> {
     }
     Ok(Some(st.st_mode & libc::S_IFMT == libc::S_IFDIR))
 }
+
+// ---------------------------------------------------------------------------------------
+// The new mount API (Linux 5.2; `mount_setattr` 5.12), child side.
+// ---------------------------------------------------------------------------------------
+
+/// `OPEN_TREE_CLONE` from `<linux/mount.h>`.
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+/// `OPEN_TREE_CLOEXEC` (= `O_CLOEXEC`).
+const OPEN_TREE_CLOEXEC: libc::c_uint = libc::O_CLOEXEC as libc::c_uint;
+/// `AT_RECURSIVE`.
+const AT_RECURSIVE: libc::c_uint = 0x8000;
+/// `AT_EMPTY_PATH`.
+const AT_EMPTY_PATH: libc::c_uint = 0x1000;
+/// `MOVE_MOUNT_F_EMPTY_PATH`.
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+/// `MOUNT_ATTR_NOSUID`.
+pub(crate) const MOUNT_ATTR_NOSUID: u64 = 0x2;
+/// `MOUNT_ATTR_NODEV`.
+pub(crate) const MOUNT_ATTR_NODEV: u64 = 0x4;
+/// `MOUNT_ATTR_NOEXEC`.
+pub(crate) const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+/// `MOUNT_ATTR_RDONLY`, for callers outside this module.
+pub(crate) const MOUNT_ATTR_READONLY: u64 = MOUNT_ATTR_RDONLY;
+
+/// `open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC [| AT_RECURSIVE])`: a
+/// detached copy of the mount (tree) at `path`, as a raw fd the caller must close.
+pub(crate) fn raw_open_tree(path: &CStr, recursive: bool) -> Result<c_int, c_int> {
+    let mut flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC;
+    if recursive {
+        flags |= AT_RECURSIVE;
+    }
+    // SAFETY: path is a valid C string; the call returns a new fd or -1.
+    let ret = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) };
+    if ret < 0 {
+        Err(errno())
+    } else {
+        Ok(ret as c_int)
+    }
+}
+
+/// `mount_setattr(fd, "", AT_EMPTY_PATH [| AT_RECURSIVE], {attr_set})` on a (detached) mount.
+pub(crate) fn raw_setattr_fd(fd: c_int, attr_set: u64, recursive: bool) -> Result<(), c_int> {
+    let attr = MountAttr {
+        attr_set,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let mut flags = AT_EMPTY_PATH;
+    if recursive {
+        flags |= AT_RECURSIVE;
+    }
+    // SAFETY: "" is a valid C string, attr a valid mount_attr of the size passed; fd is an
+    // open mount fd of the caller (a bad one only makes the call fail).
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd,
+            c"".as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    raw_check(ret)
+}
+
+/// `move_mount(fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH)`: attaches a detached mount.
+pub(crate) fn raw_move_mount(fd: c_int, target: &CStr) -> Result<(), c_int> {
+    // SAFETY: "" and target are valid C strings; fd is an open mount fd of the caller.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            fd,
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            target.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    };
+    raw_check(ret)
+}
+
+/// `close(fd)`, errors ignored (the fd is gone either way).
+pub(crate) fn raw_close(fd: c_int) {
+    // SAFETY: closes an fd this crate opened in this process and owns.
+    unsafe { libc::close(fd) };
+}
+
+/// `st_ino` of `path` (following symlinks).
+pub(crate) fn raw_ino(path: &CStr) -> Result<u64, c_int> {
+    // SAFETY: an all-zero `stat` is a valid value for a plain C struct.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: path is a valid C string, st a valid out-pointer.
+    let ret = unsafe { libc::stat(path.as_ptr(), &mut st) };
+    if ret < 0 { Err(errno()) } else { Ok(st.st_ino) }
+}

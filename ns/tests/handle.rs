@@ -313,3 +313,33 @@ fn common_umount(path: &Path) {
     let r = unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
     assert_eq!(r, 0, "umount {}", path.display());
 }
+
+#[test]
+fn netns_with_a_relative_directory_is_refused() {
+    // Before: the namespace was persisted relative to the caller's cwd (here: a directory
+    // `hutch-rel-netns` in the test's cwd, mounted as a shared bind mount).
+    let rel = Path::new("hutch-rel-netns-test");
+    let netns = NetNs::in_dir(rel);
+    let child = child_in(libc::CLONE_NEWNET);
+    let handle = NsHandle::open(child.id(), Namespace::Net).unwrap();
+    let err = netns.persist(&handle, "x").unwrap_err();
+    assert!(
+        matches!(&err, NsError::RelativeDir { path } if path == rel),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("hutch-rel-netns-test"), "{err}");
+    for err in [
+        netns.open("x").unwrap_err(),
+        netns.remove("x").unwrap_err(),
+        netns.list().unwrap_err(),
+        netns.path_of("x").unwrap_err(),
+    ] {
+        assert!(matches!(err, NsError::RelativeDir { .. }), "{err:?}");
+    }
+    assert!(!rel.exists(), "nothing created in the cwd");
+    // (Other tests here mount and unmount concurrently: only look at the cwd's path.)
+    let abs = std::env::current_dir().unwrap().join(rel);
+    assert_eq!(mounts_under(&abs), Vec::<String>::new());
+    // Absolute directories are unaffected.
+    assert!(NetNs::in_dir("/run/netns").path_of("x").is_ok());
+}

@@ -7,7 +7,9 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 use common::{TempDir, c, errno, fork, fs_type, mount_points, stat, try_open, unshare_and_report};
-use hutch_ns::mount::{MountError, MountFailure, MountPlan, MountStep, TmpfsOptions};
+use hutch_ns::mount::{
+    MountError, MountFailure, MountPlan, MountPlanError, MountStep, TmpfsOptions,
+};
 
 // `c_long` is `i64` here; written as a cast so it also compiles where it is not.
 #[allow(clippy::unnecessary_cast)]
@@ -261,7 +263,17 @@ fn failure_in_child_is_described_with_the_path() {
     let mut plan = MountPlan::new();
     plan.tmpfs(&first, TmpfsOptions::default())
         .tmpfs(&missing, TmpfsOptions::default());
+    // A missing destination on the host's tree is refused at prepare, naming it.
+    let err = plan.prepare().unwrap_err();
+    assert!(
+        matches!(&err, MountPlanError::DestinationMissing { path, .. } if path == &missing),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains(missing.to_str().unwrap()), "{err}");
+    // One that disappears between prepare and apply fails in the child.
+    fs::create_dir_all(&missing).unwrap();
     let prepared = plan.prepare().unwrap();
+    fs::remove_dir_all(dir.path().join("missing")).unwrap();
     let mut child = fork(|side| {
         if !unshare_and_report(side, libc::CLONE_NEWNS) {
             return 1;
@@ -377,4 +389,175 @@ fn expect_applied(child: &mut common::Forked, prepared: &hutch_ns::mount::Prepar
         let failure = MountFailure::decode(applied as u64).expect("an encoded mount failure");
         panic!("{}", prepared.describe(failure));
     }
+}
+
+#[test]
+fn bind_sources_are_the_callers_paths_whatever_the_order() {
+    // `tmpfs(/X/tmp)` then `bind(/X/tmp/data, ..)`: before, the source was looked up in the
+    // child after the tmpfs covered it (ENOENT).
+    let before = mount_points();
+    let dir = TempDir::new("order");
+    let tmp = dir.path().join("tmp");
+    let data = tmp.join("data");
+    fs::create_dir_all(data.join("sub")).unwrap();
+    fs::write(data.join("file"), "caller").unwrap();
+    let (mnt, mnt_ro, file_dst) = (
+        dir.path().join("mnt"),
+        dir.path().join("mnt_ro"),
+        dir.path().join("file_dst"),
+    );
+    fs::create_dir(&mnt).unwrap();
+    fs::create_dir(&mnt_ro).unwrap();
+    fs::write(&file_dst, "").unwrap();
+    let mut plan = MountPlan::new();
+    plan.tmpfs(&tmp, TmpfsOptions::default())
+        .bind(&data, &mnt)
+        .bind_ro(&data, &mnt_ro)
+        .bind_ro(data.join("file"), &file_dst)
+        // Inside the bind: must not propagate to the host's copy of the source.
+        .tmpfs(mnt.join("sub"), TmpfsOptions::default());
+    let prepared = plan.prepare().unwrap();
+    let (c_tmp_file, c_mnt_file, c_ro_new, c_mnt_new, c_file_dst, c_mnt_sub) = (
+        c(data.join("file")),
+        c(mnt.join("file")),
+        c(mnt_ro.join("new")),
+        c(mnt.join("new")),
+        c(&file_dst),
+        c(mnt.join("sub")),
+    );
+    let mut child = fork(|side| {
+        if !unshare_and_report(side, libc::CLONE_NEWNS) {
+            return 1;
+        }
+        // SAFETY: this forked child has its own mount namespace.
+        let applied = unsafe { prepared.apply() };
+        side.send(applied.map_or_else(|f| f.encode() as i64, |()| 0));
+        let mut buf = [0u8; 16];
+        let n = common::read_into(&c_mnt_file, &mut buf);
+        side.send(i64::from(n == 6 && &buf[..6] == b"caller"));
+        side.send(try_open(&c_tmp_file, libc::O_RDONLY));
+        side.send(try_open(&c_ro_new, libc::O_WRONLY | libc::O_CREAT));
+        side.send(try_open(&c_mnt_new, libc::O_WRONLY | libc::O_CREAT));
+        let n = common::read_into(&c_file_dst, &mut buf);
+        side.send(i64::from(n == 6 && &buf[..6] == b"caller"));
+        side.send(try_open(&c_file_dst, libc::O_WRONLY));
+        side.send(fs_type(&c_mnt_sub));
+        side.wait();
+        0
+    });
+    assert_eq!(child.recv(), 0, "unshare");
+    expect_applied(&mut child, &prepared);
+    assert_eq!(child.recv(), 1, "the bind shows the caller's source");
+    assert_eq!(
+        child.recv(),
+        i64::from(libc::ENOENT),
+        "the source is covered"
+    );
+    assert_eq!(child.recv(), i64::from(libc::EROFS), "bind_ro read-only");
+    assert_eq!(child.recv(), 0, "bind writable");
+    assert_eq!(child.recv(), 1, "file bind");
+    assert_eq!(child.recv(), i64::from(libc::EROFS), "file bind read-only");
+    assert_eq!(child.recv(), TMPFS, "tmpfs inside the bind");
+    // While the child lives: nothing of it reached the host (no propagation).
+    assert_eq!(mount_points(), before, "host mounts changed");
+    child.go(1);
+    assert_eq!(child.wait(), 0);
+    assert!(data.join("new").exists(), "rw bind wrote through");
+    assert_eq!(mount_points(), before);
+}
+
+#[test]
+fn dev_in_a_rootfs_whose_dev_is_a_symlink_or_missing() {
+    // Before: ROOT/dev -> /host/path made the plan mount /dev's tmpfs on the host path (in
+    // the child's namespace) and the container ended with no /dev at all.
+    let before = mount_points();
+    let dir = TempDir::new("devlink");
+    let host_dev = dir.path().join("host-dev");
+    fs::create_dir(&host_dev).unwrap();
+    let linked = make_rootfs(&dir);
+    std::os::unix::fs::symlink(&host_dev, linked.join("dev")).unwrap();
+    let dir2 = TempDir::new("devmissing");
+    let missing = make_rootfs(&dir2);
+    for root in [&linked, &missing] {
+        let mut plan = MountPlan::new();
+        plan.rootfs(root).dev(true);
+        let prepared = plan.prepare().unwrap();
+        let mut child = fork(|side| {
+            if !unshare_and_report(side, libc::CLONE_NEWNS) {
+                return 1;
+            }
+            // SAFETY: this forked child has its own mount namespace.
+            let applied = unsafe { prepared.apply() };
+            side.send(applied.map_or_else(|f| f.encode() as i64, |()| 0));
+            let null = stat(c"/dev/null");
+            side.send(null.map_or_else(|e| -e, |st| st.st_rdev as i64));
+            side.send(fs_type(c"/dev/pts"));
+            side.send(try_open(c"/dev/null", libc::O_WRONLY));
+            0
+        });
+        assert_eq!(child.recv(), 0, "unshare");
+        expect_applied(&mut child, &prepared);
+        assert_eq!(child.recv(), libc::makedev(1, 3) as i64, "/dev/null");
+        assert_eq!(child.recv(), DEVPTS, "/dev/pts");
+        assert_eq!(child.recv(), 0, "/dev/null writable");
+        assert_eq!(child.wait(), 0);
+    }
+    // A `dev` that leads to a file inside the rootfs: a clear error naming /dev.
+    let dir3 = TempDir::new("devfile");
+    let filed = make_rootfs(&dir3);
+    fs::write(filed.join("not-a-dir"), "").unwrap();
+    std::os::unix::fs::symlink("/not-a-dir", filed.join("dev")).unwrap();
+    let err = MountPlan::new()
+        .rootfs(&filed)
+        .dev(true)
+        .prepare()
+        .unwrap_err();
+    assert!(
+        matches!(&err, MountPlanError::DestinationKind { path, directory: true, .. } if path == std::path::Path::new("/dev")),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("/dev"), "{err}");
+    // The symlink's target was created inside the rootfs; the host path stayed empty.
+    let inside = linked.join(host_dev.strip_prefix("/").unwrap());
+    assert!(inside.is_dir(), "{}", inside.display());
+    assert_eq!(fs::read_dir(&host_dev).unwrap().count(), 0);
+    assert!(missing.join("dev").is_dir());
+    assert_eq!(mount_points(), before);
+}
+
+#[test]
+fn twenty_thousand_tmpfs_at_one_place_make_one_mount() {
+    // Before: 20,000 stacked mounts whose path walks made the child quadratic (11 s).
+    let before = mount_points();
+    let dir = TempDir::new("many");
+    let mut plan = MountPlan::new();
+    for _ in 0..20_000 {
+        plan.tmpfs(dir.path(), TmpfsOptions::scratch(Some(1 << 20), None));
+    }
+    let prepared = plan.prepare().unwrap();
+    assert_eq!(prepared.len(), 2, "make private + one tmpfs");
+    let needle = format!(" {} ", dir.path().display()).into_bytes();
+    let mut child = fork(|side| {
+        if !unshare_and_report(side, libc::CLONE_NEWNS) {
+            return 1;
+        }
+        // SAFETY: this forked child has its own mount namespace.
+        let applied = unsafe { prepared.apply() };
+        side.send(applied.map_or_else(|f| f.encode() as i64, |()| 0));
+        let mut buf = [0u8; 65536];
+        let n = common::read_into(c"/proc/self/mountinfo", &mut buf).max(0) as usize;
+        let count = buf[..n]
+            .windows(needle.len())
+            .filter(|w| *w == needle.as_slice())
+            .count();
+        side.send(count as i64);
+        side.send(fs_type(&c(dir.path())));
+        0
+    });
+    assert_eq!(child.recv(), 0, "unshare");
+    expect_applied(&mut child, &prepared);
+    assert_eq!(child.recv(), 1, "one mount in the child's mountinfo");
+    assert_eq!(child.recv(), TMPFS);
+    assert_eq!(child.wait(), 0);
+    assert_eq!(mount_points(), before);
 }

@@ -9,7 +9,7 @@ use std::fs;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{TempDir, fork, mount_points, unshare_and_report};
-use hutch_ns::mount::{MountPlan, TmpfsOptions};
+use hutch_ns::mount::{MountFailure, MountPlan, PreparedMounts, TmpfsOptions};
 
 struct Counting;
 
@@ -36,6 +36,67 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
+
+/// Applies `prepared` in a forked child that unshared `flags`; asserts success and that the
+/// child allocated nothing during `apply`.
+fn assert_applies_without_allocating(prepared: &PreparedMounts, flags: i32) {
+    let mut child = fork(|side| {
+        if !unshare_and_report(side, flags) {
+            return 1;
+        }
+        let start = ALLOCATIONS.load(Ordering::SeqCst);
+        // SAFETY: this forked child has its own mount namespace.
+        let result = unsafe { prepared.apply() };
+        let end = ALLOCATIONS.load(Ordering::SeqCst);
+        side.send(result.map_or_else(|f| f.encode() as i64, |()| 0));
+        side.send((end - start) as i64);
+        0
+    });
+    assert_eq!(child.recv(), 0, "unshare");
+    let applied = child.recv();
+    if applied != 0 {
+        let f = MountFailure::decode(applied as u64).expect("a mount failure");
+        panic!("{}", prepared.describe(f));
+    }
+    assert_eq!(child.recv(), 0, "allocations during apply");
+    assert_eq!(child.wait(), 0);
+}
+
+#[test]
+fn hardened_host_tree_applies_without_allocating() {
+    // Every new step: open_tree/move_mount binds (one under an earlier tmpfs), the recursive
+    // read-only host tree, /dev without a rootfs (mqueue included), sysfs, cgroup2, masks.
+    let before = mount_points();
+    let dir = TempDir::new("noalloc-host");
+    let (tmp, mnt) = (dir.path().join("tmp"), dir.path().join("mnt"));
+    fs::create_dir_all(tmp.join("src")).unwrap();
+    fs::create_dir(&mnt).unwrap();
+    let mut plan = MountPlan::new();
+    plan.readonly_root(true)
+        .dev(true)
+        .sysfs(true)
+        .cgroup2(true)
+        .tmpfs(&tmp, TmpfsOptions::default())
+        .bind_ro(tmp.join("src"), &mnt)
+        .tmpfs(tmp.join("made/here"), TmpfsOptions::default())
+        .docker_defaults();
+    let prepared = plan.prepare().unwrap();
+    let flags = libc::CLONE_NEWNS | libc::CLONE_NEWCGROUP | libc::CLONE_NEWNET | libc::CLONE_NEWIPC;
+    assert_applies_without_allocating(&prepared, flags);
+    assert_eq!(mount_points(), before);
+}
+
+#[test]
+fn minimal_root_applies_without_allocating() {
+    let before = mount_points();
+    let mut plan = MountPlan::minimal();
+    plan.sysfs(true)
+        .docker_defaults()
+        .bind("/etc/hostname", "/etc/hostname");
+    let prepared = plan.prepare().unwrap();
+    assert_applies_without_allocating(&prepared, libc::CLONE_NEWNS | libc::CLONE_NEWNET);
+    assert_eq!(mount_points(), before);
+}
 
 #[test]
 fn apply_does_not_allocate() {

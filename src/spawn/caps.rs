@@ -32,7 +32,7 @@ pub(crate) fn prepare(cmd: &Command, creds: &CredPlan) -> Result<Option<Prepared
         // Everything the caller has: asking for more fails in the kernel.
         set = hutch_caps::thread::bounding_set().map_err(SpawnError::CapabilityState)?;
     }
-    set = set & CapSet::up_to(last);
+    set &= CapSet::up_to(last);
     let mut plan = CapsPlan::new(set);
     if let Some(uid) = creds.uid {
         plan.uid(uid);

@@ -30,14 +30,9 @@ fn check(kind: IdKind, id: u32, map: Option<&IdMap>) -> Result<(), SpawnError> {
 
 /// Builds the layer. `maps` are the uid and gid maps of the container's user namespace (a new
 /// one, or the joined container's), `None` when the program stays in the caller's.
-///
-/// `new_maps` are the maps of a user namespace this spawn creates: when they do not map the
-/// caller's own ids to root (a remapped namespace), the child is not root there until it
-/// switches to uid and gid 0 inside, so that is the default.
 pub(crate) fn prepare(
     cmd: &Command,
     maps: Option<&(IdMap, IdMap)>,
-    new_maps: Option<&(IdMap, IdMap)>,
     setgroups: SetGroups,
 ) -> Result<CredPlan, SpawnError> {
     if let Some(uid) = cmd.uid {
@@ -46,15 +41,7 @@ pub(crate) fn prepare(
     if let Some(gid) = cmd.gid {
         check(IdKind::Gid, gid, maps.map(|m| &m.1))?;
     }
-    let (mut uid, mut gid) = (cmd.uid, cmd.gid);
-    if let Some((u, g)) = new_maps {
-        if uid.is_none() && u.to_outside(0) != Some(crate::sys::geteuid()) {
-            uid = Some(0);
-        }
-        if gid.is_none() && g.to_outside(0) != Some(crate::sys::getegid()) {
-            gid = Some(0);
-        }
-    }
+    let (uid, gid) = (cmd.uid, cmd.gid);
     Ok(CredPlan {
         uid,
         gid,

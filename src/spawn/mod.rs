@@ -79,14 +79,27 @@ fn uts_name(
     program::cstring(what, name).map(Some)
 }
 
-/// The mount plan a spawn applies: the user's plan plus `/proc` and `/dev` as configured.
+/// The mount plan a spawn applies: the hardened defaults for the tree, then the user's plan.
+///
+/// | | host's tree | rootfs / minimal tree |
+/// |---|---|---|
+/// | root | read-only, recursively | writable (rootfs), read-only (minimal) |
+/// | `/tmp` | private tmpfs | the tree's (private tmpfs in the minimal tree) |
+/// | `/proc` | fresh (new pid namespace) | fresh |
+/// | `/dev` | minimal | minimal |
+/// | `/sys` | fresh sysfs, read-only (a read-only bind of the host's where the kernel refuses) | same |
+/// | `/sys/fs/cgroup` | the container's own cgroup2, read-only (new cgroup namespace) | same |
+/// | masks | Docker's masked and read-only paths | same |
 fn mount_plan(cmd: &Command, ns: Namespaces) -> Result<Option<PreparedMounts>, SpawnError> {
     let c = &cmd.container;
-    let fresh_proc = c.proc && (ns.contains(Namespaces::PID) || c.rootfs.is_some());
+    let own_tree = c.rootfs.is_some() || c.minimal_tree;
+    let fresh_proc = c.proc && (ns.contains(Namespaces::PID) || own_tree);
     if !ns.contains(Namespaces::MOUNT) {
         let what = if c.rootfs.is_some() {
             Some("a rootfs")
-        } else if c.mounts != MountPlan::default() {
+        } else if c.minimal_tree {
+            Some("a minimal tree")
+        } else if !c.mounts.has_no_entries() {
             Some("mounts (tmpfs, bind, masks, read-only paths)")
         } else if fresh_proc {
             // A fresh /proc for a new pid namespace cannot be mounted over the host's /proc:
@@ -95,6 +108,9 @@ fn mount_plan(cmd: &Command, ns: Namespaces) -> Result<Option<PreparedMounts>, S
         } else {
             None
         };
+        // Without a mount namespace the tree is the caller's own: the hardened mount
+        // defaults (read-only tree, private /tmp, /dev, /sys, masks) do not apply, as
+        // documented on Container::share.
         return match what {
             Some(what) => Err(SpawnError::NeedsNamespace {
                 what,
@@ -103,12 +119,30 @@ fn mount_plan(cmd: &Command, ns: Namespaces) -> Result<Option<PreparedMounts>, S
             None => Ok(None),
         };
     }
-    let mut plan: MountPlan = c.mounts.clone();
+    let mut plan = MountPlan::new();
+    if let Some(p) = c.propagation {
+        plan.propagation(p);
+    }
     if let Some(root) = &c.rootfs {
         plan.rootfs(root);
-        plan.dev(c.dev);
     }
-    // A fresh /proc for a new pid namespace; under a rootfs also without one (there is no
+    plan.minimal_root(c.minimal_tree);
+    if c.private_tmp.unwrap_or(c.rootfs.is_none()) {
+        plan.private_tmp();
+    }
+    plan.append(&c.mounts);
+    plan.readonly_root(c.read_only.unwrap_or(c.rootfs.is_none()));
+    plan.dev(c.dev);
+    if c.sysfs {
+        plan.sysfs(true);
+        if ns.contains(Namespaces::CGROUP) {
+            plan.cgroup2(!c.writable_cgroup);
+        }
+    }
+    if c.masked_paths {
+        plan.docker_defaults();
+    }
+    // A fresh /proc for a new pid namespace; in its own tree also without one (there is no
     // other /proc there).
     plan.proc(fresh_proc);
     plan.prepare().map(Some).map_err(SpawnError::MountPlan)
@@ -270,12 +304,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         Some(j) => (j.setgroups, creds::maps_of(j.pid.get())),
         None => (user.setgroups, None),
     };
-    let creds = creds::prepare(
-        cmd,
-        joined_maps.as_ref().or(user.mapped.as_ref()),
-        user.mapped.as_ref(),
-        setgroups,
-    )?;
+    let creds = creds::prepare(cmd, joined_maps.as_ref().or(user.mapped.as_ref()), setgroups)?;
     let caps = caps::prepare(cmd, &creds)?;
     fds::check_limit(cmd)?;
     let fds = fds::prepare(cmd, defaults)?;
@@ -302,7 +331,11 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     let mut cgroup = if joining {
         None
     } else {
-        crate::cgroup::prepare(&c.cgroup)?
+        // Docker's device allow-list whenever the container has a cgroup, unless privileged
+        // or not confined at all; attaching a device program needs root.
+        let default_devices =
+            c.confine.caps.is_some() && !c.confine.privileged && sys::geteuid() == 0;
+        crate::cgroup::prepare(&c.cgroup, default_devices)?
     };
 
     let parent_pidfd = if c.die_with_parent && !joining {

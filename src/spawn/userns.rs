@@ -96,6 +96,7 @@ pub(crate) fn prepare(
         time_for_children: TIME_FOR_CHILDREN,
         self_maps: None,
         sync_fd: None,
+        become_root: false,
     };
     let mut setup = UserNsSetup {
         maps: None,
@@ -112,6 +113,11 @@ pub(crate) fn prepare(
             })?;
         }
         setup.setgroups = setgroups;
+        // A namespace that does not map the caller's own ids to root (a remapped one): the
+        // child is nobody there until it switches to uid and gid 0 inside, right after its
+        // maps are written and before it creates anything.
+        plan.become_root = uid.to_outside(0) != Some(sys::geteuid())
+            || gid.to_outside(0) != Some(sys::getegid());
         setup.mapped = Some((uid.clone(), gid.clone()));
         // An unprivileged caller mapping just itself to root (the automatic user namespace)
         // lets the child write its own maps, as `unshare --map-root-user` does: the parent

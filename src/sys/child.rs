@@ -114,6 +114,9 @@ pub(crate) struct UserNsPlan {
     pub self_maps: Option<[(&'static CStr, CString); 3]>,
     /// Wait for the parent (id maps, time offsets) on this descriptor.
     pub sync_fd: Option<RawFd>,
+    /// Switch to uid and gid 0 of the new user namespace once the maps are written (the
+    /// caller's ids are not mapped to root there).
+    pub become_root: bool,
 }
 
 /// The credentials layer.
@@ -520,6 +523,22 @@ fn user_and_time_namespaces(p: &Prepared) {
         }
         sys_close(fd);
     }
+    if u.become_root {
+        let [setgroups, setresgid, setresuid] = CRED_CALLS;
+        reach(p, 0, step::SETGID);
+        // SAFETY: credential system calls with integer arguments and a null group list.
+        unsafe {
+            if libc::syscall(setgroups, 0, std::ptr::null::<libc::gid_t>()) == -1 {
+                fail(p, step::SETGROUPS, 0);
+            }
+            if libc::syscall(setresgid, 0, 0, 0) == -1 {
+                fail(p, step::SETGID, 0);
+            }
+            if libc::syscall(setresuid, 0, 0, 0) == -1 {
+                fail(p, step::SETUID, 0);
+            }
+        }
+    }
     if u.time_namespace {
         reach(p, 0, step::ENTER_TIME_NAMESPACE);
         // SAFETY: open on a static NUL-terminated path, then setns on the new descriptor.
@@ -798,6 +817,14 @@ fn start_init(p: &Prepared, init: InitPlan) -> usize {
         }
     }
     reach(p, 0, step::INIT_FORK);
+    // The program waits until this process has exec'd the init (end of file on a pipe whose
+    // writing end closes at that exec), so it never sees a PID 1 that is still a copy of the
+    // caller.
+    let mut gate: [c_int; 2] = [-1, -1];
+    // SAFETY: pipe2 fills a two-element array on our stack.
+    if unsafe { libc::syscall(libc::SYS_pipe2, gate.as_mut_ptr(), libc::O_CLOEXEC) } == -1 {
+        fail(p, step::INIT_FORK, 0);
+    }
     let mut args = CloneArgs {
         exit_signal: libc::SIGCHLD as u64,
         ..CloneArgs::default()
@@ -815,8 +842,17 @@ fn start_init(p: &Prepared, init: InitPlan) -> usize {
     }
     if pid == 0 {
         reach(p, 1, step::START);
+        sys_close(gate[1]);
+        let mut byte = 0u8;
+        // SAFETY: reading one byte into a stack variable; returns 0 at end of file.
+        while unsafe { libc::syscall(libc::SYS_read, gate[0], &mut byte as *mut u8, 1usize) }
+            == -1
+            && errno() == libc::EINTR
+        {}
+        sys_close(gate[0]);
         return 1;
     }
+    sys_close(gate[0]);
     match init {
         InitPlan::Program { memfd } => {
             reach(p, 0, step::INIT_EXEC);

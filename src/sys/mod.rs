@@ -490,6 +490,22 @@ pub(crate) fn reap_child(pid: libc::pid_t) -> c_int {
     status
 }
 
+/// `CGROUP2_SUPER_MAGIC`, the `f_type` of a cgroup2 file system.
+pub(crate) const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+
+/// The `f_type` of the file system `path` is on (`statfs`).
+pub(crate) fn fs_magic(path: &std::path::Path) -> io::Result<i64> {
+    let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()))
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let mut st = MaybeUninit::<libc::statfs>::zeroed();
+    // SAFETY: statfs on a NUL-terminated path into a zeroed struct.
+    if unsafe { libc::statfs(c.as_ptr(), st.as_mut_ptr()) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: statfs succeeded and filled the struct.
+    Ok(unsafe { st.assume_init() }.f_type as i64)
+}
+
 /// The soft `RLIMIT_NOFILE`: descriptor numbers must stay below it.
 pub(crate) fn nofile_limit() -> u64 {
     let mut lim = libc::rlimit {

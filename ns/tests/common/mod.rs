@@ -274,3 +274,44 @@ pub fn try_open(path: &std::ffi::CStr, flags: i32) -> i64 {
         }
     }
 }
+
+/// 1 if the mount holding `path` is read-only (`statvfs` `ST_RDONLY`), 0 if not, or `-errno`.
+pub fn rdonly(path: &std::ffi::CStr) -> i64 {
+    // SAFETY: an all-zero statvfs is valid; path is a C string, st an out-pointer.
+    unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        if libc::statvfs(path.as_ptr(), &mut st) == 0 {
+            i64::from(st.f_flag & libc::ST_RDONLY != 0)
+        } else {
+            -errno()
+        }
+    }
+}
+
+/// Reads up to `buf.len()` bytes of `path` in the child: the count, or `-errno`.
+pub fn read_into(path: &std::ffi::CStr, buf: &mut [u8]) -> i64 {
+    // SAFETY: path is a C string; reading into a caller's buffer; the fd is closed at once.
+    unsafe {
+        let fd = libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return -errno();
+        }
+        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+        let r = if n < 0 { -errno() } else { n as i64 };
+        libc::close(fd);
+        r
+    }
+}
+
+/// `mkdir(path, 0755)` in the child: 0 or errno (the directory is removed again).
+pub fn try_mkdir(path: &std::ffi::CStr) -> i64 {
+    // SAFETY: path is a C string.
+    unsafe {
+        if libc::mkdir(path.as_ptr(), 0o755) == 0 {
+            libc::rmdir(path.as_ptr());
+            0
+        } else {
+            errno()
+        }
+    }
+}

@@ -346,3 +346,85 @@ fn required_cgroup_on_a_missing_parent_names_it() {
     let msg = hutch::error_chain(&err);
     assert!(msg.contains("nonexistent-hutch-parent"), "{msg}");
 }
+
+#[test]
+fn a_cgroup_parent_outside_cgroupfs_is_refused_and_leaves_nothing() {
+    let _g = shared();
+    let plain = common::TempDir::new("hutch-not-a-cgroup");
+    let mut c = Container::new();
+    c.cgroup_parent(&plain.0);
+    let err = c.command("true").spawn().unwrap_err();
+    assert!(
+        matches!(err, SpawnError::NotCgroup2 { what: "cgroup_parent", .. }),
+        "{err:?}"
+    );
+    assert!(hutch::error_chain(&err).contains("cgroup2"), "{err}");
+    assert_eq!(fs::read_dir(&plain.0).unwrap().count(), 0, "left something behind");
+    let mut c = Container::new();
+    c.cgroup_parent(hierarchy().root().join("../../tmp"));
+    let err = c.command("true").spawn().unwrap_err();
+    assert!(matches!(err, SpawnError::NotCgroup2 { .. }), "{err:?}");
+    let mut c = Container::new();
+    c.cgroup_root(&plain.0);
+    let err = c.command("true").spawn().unwrap_err();
+    assert!(
+        matches!(err, SpawnError::NotCgroup2 { what: "cgroup_root", .. }),
+        "{err:?}"
+    );
+}
+
+/// The inner half of the next test: spawns a container that dies with its parent, prints its
+/// cgroup and waits to be killed.
+#[test]
+fn spawner_that_gets_killed() {
+    let Some(parent) = std::env::var_os("HUTCH_TEST_KILLED_SPAWNER") else {
+        return;
+    };
+    let mut c = Container::new();
+    c.cgroup_parent(parent).die_with_parent(true);
+    let child = c.command("sleep").arg("1000").spawn().unwrap();
+    println!("CGROUP {}", child.cgroup().unwrap().path().display());
+    std::mem::forget(child);
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+#[test]
+fn a_spawner_killed_with_sigkill_leaves_no_cgroup_for_good() {
+    let _g = shared();
+    let parent = Parent::new();
+    let mut inner = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "spawner_that_gets_killed", "--nocapture"])
+        .env("HUTCH_TEST_KILLED_SPAWNER", &parent.0)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = inner.stdout.take().unwrap();
+    let mut text = String::new();
+    let mut buf = [0u8; 256];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let path = loop {
+        assert!(Instant::now() < deadline, "no cgroup printed: {text}");
+        let n = out.read(&mut buf).unwrap();
+        assert!(n > 0, "the inner test ended: {text}");
+        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+        if let Some(line) = text.lines().find_map(|l| l.strip_prefix("CGROUP ")) {
+            if text.contains('\n') {
+                break PathBuf::from(line.trim());
+            }
+        }
+    };
+    inner.kill().unwrap();
+    inner.wait().unwrap();
+    // The container dies with its parent (PR_SET_PDEATHSIG)...
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !fs::read_to_string(path.join("cgroup.procs")).unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the container outlived its parent");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // ...its empty cgroup stays until the next spawn under the same parent removes it.
+    assert!(path.exists());
+    let mut c = Container::new();
+    c.cgroup_parent(&parent.0);
+    assert!(c.command("true").status().unwrap().success());
+    assert!(!path.exists(), "the dead spawner's cgroup {path:?} is still there");
+}

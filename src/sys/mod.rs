@@ -503,6 +503,8 @@ pub(crate) fn fs_magic(path: &std::path::Path) -> io::Result<i64> {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: statfs succeeded and filled the struct.
+    // `f_type` is an i64 on x86_64 but narrower on some architectures.
+    #[allow(clippy::unnecessary_cast)]
     Ok(unsafe { st.assume_init() }.f_type as i64)
 }
 

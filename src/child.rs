@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
-use std::io::{self, PipeReader, PipeWriter, Read};
+use std::io::{self, PipeReader, PipeWriter};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
@@ -260,27 +260,70 @@ impl Child {
     }
 
     /// Waits for the process and collects its piped standard output and error.
-    pub fn wait_with_output(mut self) -> io::Result<Output> {
+    pub fn wait_with_output(self) -> io::Result<Output> {
+        self.collect_output(None).map(|t| t.output)
+    }
+
+    /// Like [`wait_with_output`](Child::wait_with_output), but gives the container at most
+    /// `timeout` to end: then it is killed (every process of its cgroup with
+    /// [`kill_all`](Child::kill_all) when it has one, else its first process, which ends its
+    /// pid namespace), and the output so far is returned with `timed_out` set. For test
+    /// harnesses that need no reader threads.
+    ///
+    /// # Errors
+    ///
+    /// Reading the pipes or waiting failed.
+    pub fn wait_with_output_timeout(self, timeout: Duration) -> io::Result<TimedOutput> {
+        self.collect_output(Instant::now().checked_add(timeout))
+    }
+
+    fn collect_output(mut self, deadline: Option<Instant>) -> io::Result<TimedOutput> {
         drop(self.stdin.take());
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        match (self.stdout.take(), self.stderr.take()) {
-            (None, None) => {}
-            (Some(mut o), None) => {
-                o.read_to_end(&mut out)?;
-            }
-            (None, Some(mut e)) => {
-                e.read_to_end(&mut err)?;
-            }
-            (Some(o), Some(e)) => {
-                sys::read2(Some(o.into()), Some(e.into()), &mut out, &mut err)?;
-            }
+        let mut fds = [
+            self.stdout.take().map(OwnedFd::from),
+            self.stderr.take().map(OwnedFd::from),
+        ];
+        let mut timed_out = false;
+        if !sys::read2(&mut fds, &mut out, &mut err, deadline)? {
+            timed_out = true;
+            self.kill_container();
+            // The pipes close as the processes die (a descendant that left the container's
+            // cgroup could keep them open: bound that too).
+            sys::read2(
+                &mut fds,
+                &mut out,
+                &mut err,
+                Some(Instant::now() + DROP_WAIT),
+            )?;
         }
-        let status = self.wait()?;
-        Ok(Output {
-            status,
-            stdout: out,
-            stderr: err,
+        let status = match deadline {
+            Some(d) if !timed_out => match self.wait_until(Some(d))? {
+                Some(s) => s,
+                None => {
+                    timed_out = true;
+                    self.kill_container();
+                    self.wait()?
+                }
+            },
+            _ => self.wait()?,
+        };
+        Ok(TimedOutput {
+            output: Output {
+                status,
+                stdout: out,
+                stderr: err,
+            },
+            timed_out,
         })
+    }
+
+    /// Kills every process of the container: its cgroup if it has one, and its first process.
+    fn kill_container(&mut self) {
+        if let Some(cg) = self.cgroup() {
+            let _ = cg.kill();
+        }
+        let _ = self.kill();
     }
 
     /// A command that runs `program` inside this running container, joining all of its
@@ -419,6 +462,15 @@ impl Drop for Child {
         }
         // The cgroup (if any) is removed by its own Drop, after the process is gone.
     }
+}
+
+/// What [`Child::wait_with_output_timeout`] collected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimedOutput {
+    /// The status and everything read from the piped streams.
+    pub output: Output,
+    /// Whether the timeout passed and the container was killed.
+    pub timed_out: bool,
 }
 
 /// How long dropping a [`Child`] waits for the killed container to end before handing it to

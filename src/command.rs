@@ -225,11 +225,22 @@ impl Command {
 
     /// Starts the program in its container and returns a handle to it.
     ///
+    /// Everything is prepared first (strings, mount plan, id maps, capability plan, the
+    /// container's cgroup), then `clone3` creates the child in its new namespaces and cgroup
+    /// at once; the child applies each layer with raw system calls and execs the program.
     /// # Errors
     ///
     /// A [`SpawnError`] that names the step that failed (in the parent or in the child), the
     /// path or value involved and the `errno`. Nothing is left behind: the child is killed and
     /// reaped, its cgroup removed, every descriptor closed.
+    ///
+    /// # References
+    ///
+    /// [clone3(2)](https://man7.org/linux/man-pages/man2/clone3.2.html),
+    /// [namespaces(7)](https://man7.org/linux/man-pages/man7/namespaces.7.html),
+    /// [cgroups(7)](https://man7.org/linux/man-pages/man7/cgroups.7.html)
+    #[doc(alias = "clone3")]
+    #[doc(alias = "execve")]
     pub fn spawn(&mut self) -> Result<Child, SpawnError> {
         crate::spawn::spawn(self, Defaults::Inherit)
     }
@@ -245,6 +256,25 @@ impl Command {
         let child = crate::spawn::spawn(self, Defaults::Output)?;
         child
             .wait_with_output()
+            .map_err(|source| SpawnError::Parent {
+                op: "reading the output",
+                source,
+            })
+    }
+
+    /// Like [`output`](Command::output), but kills the container once `timeout` has passed
+    /// (see [`Child::wait_with_output_timeout`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`output`](Command::output).
+    pub fn output_timeout(
+        &mut self,
+        timeout: std::time::Duration,
+    ) -> Result<crate::TimedOutput, SpawnError> {
+        let child = crate::spawn::spawn(self, Defaults::Output)?;
+        child
+            .wait_with_output_timeout(timeout)
             .map_err(|source| SpawnError::Parent {
                 op: "reading the output",
                 source,

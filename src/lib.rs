@@ -132,7 +132,7 @@ mod stdio;
 mod sys;
 mod confine;
 
-pub use child::{Child, ControlError, Signal};
+pub use child::{Child, ControlError, Signal, TimedOutput};
 pub use command::Command;
 pub use container::{Container, REMAP_DEFAULT_START, UserNamespace};
 pub use error::{Pid, SpawnError, Step, error_chain};

@@ -826,3 +826,47 @@ fn missing_bind_source_names_it() {
     let err = expect_error("missing bind source", &mut c.command("true"));
     assert!(hutch::error_chain(&err).contains("/nonexistent/hutch-src"));
 }
+
+#[test]
+fn output_timeout_kills_the_container_and_keeps_what_it_said() {
+    let _g = shared();
+    let c = Container::new();
+    let t = c
+        .command("/bin/sh")
+        .args(["-c", "echo started; sleep 100 & sleep 100"])
+        .output_timeout(Duration::from_millis(500))
+        .unwrap();
+    assert!(t.timed_out);
+    assert_eq!(t.output.stdout, b"started\n");
+    assert_eq!(t.output.status.signal(), Some(libc::SIGKILL));
+    let t = c
+        .command("/bin/echo")
+        .arg("quick")
+        .output_timeout(Duration::from_secs(30))
+        .unwrap();
+    assert!(!t.timed_out);
+    assert_eq!(t.output.stdout, b"quick\n");
+    assert!(t.output.status.success());
+}
+
+#[test]
+fn a_fresh_proc_without_a_mount_namespace_is_an_error_not_a_host_view() {
+    let _g = shared();
+    let mut c = Container::new();
+    c.share(Namespaces::MOUNT);
+    let err = c.command("true").spawn().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SpawnError::NeedsNamespace {
+                namespace: Namespace::Mount,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(hutch::error_chain(&err).contains("proc(false)"), "{err}");
+    // Asking for no fresh /proc runs, with the host's mounts.
+    c.proc(false);
+    assert!(c.command("true").status().unwrap().success());
+}

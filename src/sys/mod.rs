@@ -616,27 +616,37 @@ pub(crate) fn poll_any(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io:
 }
 
 /// Reads two pipes to their ends at the same time (for `output()`), without threads.
+/// Returns `Ok(false)` when `deadline` passed first (the pipes still open stay in `fds`).
 pub(crate) fn read2(
-    out: Option<OwnedFd>,
-    err: Option<OwnedFd>,
+    fds: &mut [Option<OwnedFd>; 2],
     out_buf: &mut Vec<u8>,
     err_buf: &mut Vec<u8>,
-) -> io::Result<()> {
-    let mut fds = [out, err];
+    deadline: Option<std::time::Instant>,
+) -> io::Result<bool> {
     loop {
         let mut pfds = [libc::pollfd {
             fd: -1,
             events: libc::POLLIN,
             revents: 0,
         }; 2];
-        for (p, f) in pfds.iter_mut().zip(&fds) {
+        for (p, f) in pfds.iter_mut().zip(fds.iter()) {
             p.fd = f.as_ref().map_or(-1, |f| f.as_raw_fd());
         }
         if fds.iter().all(Option::is_none) {
-            return Ok(());
+            return Ok(true);
         }
+        let ms: c_int = match deadline {
+            None => -1,
+            Some(d) => {
+                let left = d.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    return Ok(false);
+                }
+                left.as_nanos().div_ceil(1_000_000).min(c_int::MAX as u128) as c_int
+            }
+        };
         // SAFETY: two pollfds; a negative fd is ignored by poll.
-        let r = unsafe { libc::poll(pfds.as_mut_ptr(), 2, -1) };
+        let r = unsafe { libc::poll(pfds.as_mut_ptr(), 2, ms) };
         if r == -1 {
             let e = io::Error::last_os_error();
             if e.kind() == io::ErrorKind::Interrupted {

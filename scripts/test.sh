@@ -6,4 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cargo test --workspace
+# The optional spawn tracing (feature `tracing`).
+cargo test -p hutch --features tracing --test tracing
 scripts/vm-tests.sh

@@ -274,6 +274,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         c.effective_namespaces()
     };
 
+    let mut trace = crate::trace::SpawnTrace::start(&cmd.program, joining);
     // --- Every layer, prepared in the parent. -------------------------------------------
     let env = program::environment(cmd);
     let exec = program::prepare(cmd, &env)?;
@@ -306,6 +307,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     };
     let creds = creds::prepare(cmd, joined_maps.as_ref().or(user.mapped.as_ref()), setgroups)?;
     let caps = caps::prepare(cmd, &creds)?;
+    trace.step("plan");
     fds::check_limit(cmd)?;
     let fds = fds::prepare(cmd, defaults)?;
     let floor = fds.floor;
@@ -326,6 +328,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         None => None,
     };
 
+    trace.step("descriptors");
     // The container's cgroup, created and limited before the clone, so the child starts in
     // it (CLONE_INTO_CGROUP) and is never outside its limits.
     let mut cgroup = if joining {
@@ -338,6 +341,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         crate::cgroup::prepare(&c.cgroup, default_devices)?
     };
 
+    trace.step("cgroup");
     let parent_pidfd = if c.die_with_parent && !joining {
         let fd = sys::pidfd_open(std::process::id() as libc::pid_t).map_err(parent("pidfd_open"))?;
         Some(sys::at_least(fd, floor).map_err(parent("dup"))?)
@@ -418,6 +422,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         sys::CloneMode::Fork
     };
     let cgroup_fd = cgroup.as_ref().map(|cg| cg.dir_fd());
+    trace.step("prepare");
     let cloned = match sys::spawn_child(clone_flags, cgroup_fd, &plan, mode) {
         // Before Linux 6.2, a caller inside a time namespace of its own may not share its
         // memory with a child (EINVAL): fall back to the fork-like clone.
@@ -446,6 +451,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     drop(init_fd);
     let report = OwnedFd::from(report_r);
     let pid = Pid::new(cloned.pid).expect("clone3 returns a positive pid in the parent");
+    trace.step("clone");
 
     let fail = |e: SpawnError, pidfd: BorrowedFd<'_>| -> SpawnError {
         abandon(pidfd);
@@ -465,6 +471,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     if let Err(e) = userns::parent_step(&mut user, pid, ready) {
         return Err(fail(e, cloned.pidfd.as_fd()));
     }
+    trace.step("id maps and time offsets");
 
     // --- Wait for exec (end of file) or a failure report. -------------------------------
     let (pid, pidfd) = if joining {
@@ -503,6 +510,8 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         cg.keep(c.cgroup.options.keep);
     }
     drop(plan);
+    trace.step("wait for exec");
+    trace.done(pid.get());
     let [stdin, stdout, stderr] = fds.parent_ends;
 
     Ok(Child::new(

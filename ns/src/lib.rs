@@ -87,6 +87,7 @@
 //! Persisting a namespace the `ip netns` way leaves `/run/netns` as a shared bind mount of
 //! itself, exactly as `ip netns add` does.
 #![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 #![deny(missing_docs)]
 
 mod handle;

@@ -80,11 +80,21 @@ pub(crate) enum UserNs {
 
 /// The isolation and limits of a container: a reusable recipe for [`Command`]s.
 ///
-/// `Container::new()` gives what `docker run` gives by default: new pid, mount, uts, ipc, net
-/// (with only `lo`, up) and cgroup namespaces, and a fresh `/proc`. When the caller is not root,
-/// a user namespace that maps the caller to root inside is added, so the same code works
-/// unprivileged. By default the container sees the host's file tree (made private, so nothing
-/// mounted inside shows on the host); [`rootfs`](Container::rootfs) switches to another root.
+/// `Container::new()` is at least as strict as `docker run`'s defaults:
+///
+/// * new pid, mount, uts, ipc, net (only `lo`, up) and cgroup namespaces; a user namespace
+///   mapping the caller to root inside when the caller is not root;
+/// * Docker's 14 default capabilities, none inheritable or ambient, and `no_new_privs`;
+/// * the host's file tree read-only (recursively) with a private `/tmp`, a fresh `/proc`
+///   with Docker's masked and read-only paths, a fresh read-only `/sys`, the container's own
+///   read-only cgroup2 at `/sys/fs/cgroup`, a minimal `/dev`;
+/// * Docker's device allow-list when the container has a cgroup (and the caller is root);
+/// * no descriptor of the caller's but the standard streams and those passed on purpose.
+///
+/// It does not hide what the host's tree lets the program read (use
+/// [`minimal_tree`](Container::minimal_tree) or [`rootfs`](Container::rootfs)), and it has no
+/// seccomp filter yet. [`privileged`](Container::privileged) turns the confinement off;
+/// [`Container::host`] has no namespaces and no confinement at all.
 ///
 /// Setters take `&mut self`, return `&mut Self` and never fail: everything is checked when a
 /// command is spawned, and a configuration can spawn any number of commands.
@@ -167,9 +177,10 @@ impl Container {
         }
     }
 
-    /// A configuration with no new namespace at all: the command runs like a plain
-    /// `std::process::Command`, but with hutch's limits and reporting. Add namespaces with
-    /// [`unshare`](Container::unshare).
+    /// A configuration with no new namespace and no confinement at all (the caller's
+    /// capabilities, no `no_new_privs`, the caller's tree): the command runs like a plain
+    /// `std::process::Command`, but with hutch's limits, descriptor hygiene and reporting. Add
+    /// namespaces with [`unshare`](Container::unshare).
     pub fn host() -> Container {
         let mut c = Container::new();
         c.namespaces = Namespaces::empty();
@@ -195,6 +206,10 @@ impl Container {
 
     /// Removes namespaces, so the container shares them with the caller (e.g.
     /// `share(Namespaces::NET)` is `docker run --network host`).
+    ///
+    /// Sharing the mount namespace shares the caller's tree as it is: no read-only tree, no
+    /// private `/tmp`, no `/dev`, `/sys` or masks, and a fresh `/proc` is refused (it would
+    /// cover the caller's own): spawning then fails until [`proc(false)`](Container::proc).
     pub fn share(&mut self, namespaces: Namespaces) -> &mut Self {
         self.namespaces -= namespaces;
         if namespaces.contains(Namespaces::TIME) {

@@ -413,6 +413,15 @@ impl Container {
     }
 
     /// Mounts an empty tmpfs on `path` inside.
+    ///
+    /// # Destinations
+    ///
+    /// With the host's tree, `path` must exist on the host (nothing is created in the host's
+    /// tree), unless it lies in a tmpfs the plan mounts earlier (the private `/tmp`, or one of
+    /// yours), where missing directories are created; inside a rootfs or the minimal tree
+    /// missing mount points are created. A missing destination is an error naming it, before
+    /// anything is started. `/` is never a tmpfs destination (use
+    /// [`rootfs`](Container::rootfs) or [`minimal_tree`](Container::minimal_tree)).
     pub fn tmpfs(&mut self, path: impl AsRef<Path>) -> &mut Self {
         self.mounts.tmpfs(path, TmpfsOptions::default());
         self
@@ -425,6 +434,10 @@ impl Container {
     }
 
     /// Bind-mounts the host's `src` on `dst` inside, writable.
+    ///
+    /// `src` is always the caller's path, whatever is mounted before it inside (every source
+    /// is opened before the first mount); `dst` follows the rules under
+    /// [Destinations](Container::tmpfs#destinations).
     pub fn bind(&mut self, src: impl AsRef<Path>, dst: impl AsRef<Path>) -> &mut Self {
         self.mounts.bind(src, dst);
         self

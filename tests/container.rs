@@ -870,3 +870,21 @@ fn a_fresh_proc_without_a_mount_namespace_is_an_error_not_a_host_view() {
     c.proc(false);
     assert!(c.command("true").status().unwrap().success());
 }
+
+#[test]
+fn exec_failures_name_the_missing_interpreter_and_the_directory() {
+    let _g = shared();
+    let dir = std::path::PathBuf::from("/var/tmp").join(unique("hutch-script"));
+    fs::create_dir(&dir).unwrap();
+    let script = dir.join("s.sh");
+    fs::write(&script, "#!/no/such/interp -e\necho hi\n").unwrap();
+    fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let c = Container::new();
+    let err = c.command(&script).spawn().unwrap_err();
+    let msg = hutch::error_chain(&err);
+    assert!(msg.contains("/no/such/interp"), "{msg}");
+    assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
+    let err = c.command(&dir).spawn().unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EISDIR), "{err:?}");
+    fs::remove_dir_all(&dir).unwrap();
+}

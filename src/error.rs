@@ -301,11 +301,17 @@ pub enum SpawnError {
         #[source]
         source: io::Error,
     },
-    /// `clone3` failed.
-    #[error("clone3 with namespaces {namespaces:?} failed")]
+    /// `clone3` failed. When the host's configuration explains it (a sysctl that forbids
+    /// user namespaces, a namespace limit of 0), `hint` says which and how to fix it.
+    #[error(
+        "clone3 with namespaces {namespaces:?} failed{}",
+        .hint.as_ref().map(|h| format!(" ({}; fix: {})", h.cause, h.fix)).unwrap_or_default()
+    )]
     Clone {
         /// The namespaces asked for.
         namespaces: Namespaces,
+        /// What on this host causes the failure, from [`crate::preflight`].
+        hint: Option<crate::preflight::Hint>,
         /// The error from the system call.
         #[source]
         source: io::Error,
@@ -344,6 +350,16 @@ pub enum SpawnError {
     /// applying limits).
     #[error("cgroup setup failed")]
     Cgroup(#[source] hutch_cgroup::CgroupError),
+    /// A limit needs a controller this host does not offer where the container's cgroup is
+    /// made; `hint` says why (a v1/v2 hybrid, no delegation) and how to fix it.
+    #[error("cgroup setup failed ({}; fix: {})", .hint.cause, .hint.fix)]
+    CgroupUnavailable {
+        /// The error naming the controller and the cgroup.
+        #[source]
+        source: hutch_cgroup::CgroupError,
+        /// The host-level cause, from [`crate::preflight`].
+        hint: crate::preflight::Hint,
+    },
     /// `cgroup_root` or `cgroup_parent` does not name a cgroup2 directory.
     #[error("{what} {path:?} {reason}")]
     NotCgroup2 {

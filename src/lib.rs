@@ -24,7 +24,7 @@
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use hutch::{Container, Namespaces, Stdio};
-//! let mut c = Container::new();              // pid, mount, uts, ipc, net, cgroup namespaces
+//! let mut c = Container::new();   // namespaces, Docker's capabilities, read-only host tree
 //! c.hostname("tupperware")
 //!  .tmpfs("/tmp")
 //!  .bind_ro("/etc/resolv.conf", "/etc/resolv.conf");
@@ -37,6 +37,14 @@
 //! let status = child.wait()?;                      // a std::process::ExitStatus
 //! # Ok(()) }
 //! ```
+//!
+//! # Defaults
+//!
+//! [`Container::new()`] is at least as strict as `docker run`'s defaults (capabilities,
+//! `no_new_privs`, masked paths, read-only `/sys`, the container's own cgroup2, a minimal
+//! `/dev`, the device allow-list) and makes the host's tree read-only with a private `/tmp`;
+//! see [`Container`] for the list and what it does not isolate, and the README for a table
+//! next to Docker's. [`Container::privileged`] turns the confinement off.
 //!
 //! # Cgroups
 //!
@@ -130,7 +138,7 @@ pub mod preflight;
 mod spawn;
 mod stdio;
 mod sys;
-mod confine;
+mod trace;
 
 pub use child::{Child, ControlError, Signal, TimedOutput};
 pub use command::Command;

@@ -314,9 +314,14 @@ fn a_limit_the_host_cannot_apply_fails_clearly_and_leaves_nothing() {
     let leaks = Leaks::snapshot();
     let err = c.command("true").spawn().unwrap_err();
     leaks.assert_none("memory limit on a hybrid host");
-    assert!(matches!(err, SpawnError::Cgroup(_)), "{err:?}");
+    assert!(
+        matches!(err, SpawnError::CgroupUnavailable { .. }),
+        "{err:?}"
+    );
     let msg = hutch::error_chain(&err);
     assert!(msg.contains("memory") && msg.contains("hugetlb"), "{msg}");
+    // The host-level cause and its fix, from the preflight checks.
+    assert!(msg.contains("fix:") && msg.contains("cgroup_no_v1"), "{msg}");
     if fs::read_to_string("/proc/self/mountinfo")
         .unwrap()
         .contains(" - cgroup cgroup rw,memory")

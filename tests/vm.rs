@@ -369,3 +369,8 @@ fn delegated_cgroup_works_for_an_unprivileged_user() {
         .unwrap();
     common::assert_rerun_passed(&out);
 }
+
+#[path = "vm/harness.rs"]
+mod harness;
+#[path = "vm/preflight.rs"]
+mod preflight;

@@ -327,7 +327,7 @@ fn capabilities() {
 #[test]
 fn requirements_from_a_container() {
     let mut c = Container::new();
-    c.limit_memory(1 << 20).limit_pids(10);
+    c.limit_memory(1u64 << 20).limit_pids(10);
     let r = Requirements::for_container(&c);
     assert!(r.cgroup);
     assert!(r.get_controllers().contains(&Controller::Memory));
@@ -369,6 +369,17 @@ fn report_renders_blocking_items() {
     );
     assert!(
         text.contains("blocked by: user.max_user_namespaces"),
+        "{text}"
+    );
+    // The compact form: no evidence, but the fixes.
+    let compact = format!("{r:#}");
+    assert!(
+        !compact.contains("/proc/sys/user/max_user_namespaces: 0"),
+        "{compact}"
+    );
+    assert!(compact.contains("fix: sysctl -w"), "{compact}");
+    assert!(
+        text.contains("/proc/sys/user/max_user_namespaces: 0"),
         "{text}"
     );
     let json = r.to_json();

@@ -338,7 +338,15 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         // or not confined at all; attaching a device program needs root.
         let default_devices =
             c.confine.caps.is_some() && !c.confine.privileged && sys::geteuid() == 0;
-        crate::cgroup::prepare(&c.cgroup, default_devices)?
+        crate::cgroup::prepare(&c.cgroup, default_devices).map_err(|e| match e {
+            SpawnError::Cgroup(
+                source @ hutch_cgroup::CgroupError::ControllerUnavailable { controller, .. },
+            ) => match crate::preflight::explain_missing_controller(controller) {
+                Some(hint) => SpawnError::CgroupUnavailable { source, hint },
+                None => SpawnError::Cgroup(source),
+            },
+            e => e,
+        })?
     };
 
     trace.step("cgroup");
@@ -435,8 +443,12 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         Ok(c) => c,
         Err(source) => {
             drop(cgroup);
+            let hint = source
+                .raw_os_error()
+                .and_then(|errno| crate::preflight::explain_clone_error(errno, ns));
             return Err(SpawnError::Clone {
                 namespaces: ns,
+                hint,
                 source,
             });
         }

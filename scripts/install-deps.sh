@@ -6,6 +6,8 @@
 #   python3   reads CLOCK_MONOTONIC inside a time namespace; makes raw system calls in the
 #             escape and confinement tests
 #   libcap2-bin getcap/setcap, the oracle for hutch-caps' file capabilities
+#   nftables  nft, the oracle for hutch-netns' nf_tables rules
+#   passt     pasta, rootless networking
 # The VM runner (scripts/run-in-vm.sh) installs its own packages.
 set -euo pipefail
 need=()
@@ -14,6 +16,8 @@ command -v newuidmap >/dev/null || need+=(uidmap)
 command -v setpriv >/dev/null || need+=(util-linux)
 [[ -x /usr/bin/python3 ]] || need+=(python3)
 command -v setcap >/dev/null || need+=(libcap2-bin)
+command -v nft >/dev/null || need+=(nftables)
+command -v pasta >/dev/null || need+=(passt)
 if ((${#need[@]})); then
     echo "install-deps: installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive

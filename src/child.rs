@@ -104,6 +104,9 @@ pub struct Child {
     link: ContainerLink,
     namespaces: Namespaces,
     cgroup: Option<ContainerCgroup>,
+    /// Torn down (veth, rules, lease, name files) after the process is gone: declared after
+    /// `cgroup`, dropped after it.
+    network: Option<crate::net::ContainerNetwork>,
     /// The writing end of the program's standard input, when piped.
     pub stdin: Option<PipeWriter>,
     /// The reading end of the program's standard output, when piped.
@@ -123,6 +126,7 @@ impl Child {
         stderr: Option<OwnedFd>,
         cgroup: Option<ContainerCgroup>,
         link: ContainerLink,
+        network: Option<crate::net::ContainerNetwork>,
     ) -> Child {
         let proc = Arc::new(Proc {
             pid,
@@ -139,6 +143,7 @@ impl Child {
             link,
             namespaces,
             cgroup,
+            network,
             stdin: stdin.map(PipeWriter::from),
             stdout: stdout.map(PipeReader::from),
             stderr: stderr.map(PipeReader::from),
@@ -381,6 +386,13 @@ impl Child {
         }
     }
 
+    /// The container's network, when it is on a bridge network or pasta: its address,
+    /// gateway, published ports. Torn down when the container has ended and its `Child` is
+    /// dropped.
+    pub fn network(&self) -> Option<&crate::net::ContainerNetwork> {
+        self.network.as_ref()
+    }
+
     /// The container's cgroup, when it has one.
     pub fn cgroup(&self) -> Option<&hutch_cgroup::Cgroup> {
         self.cgroup.as_ref().map(|c| c.cgroup())
@@ -458,6 +470,7 @@ impl Drop for Child {
                 proc: self.proc.clone(),
                 registry: self.link.registry.clone(),
                 _cgroup: self.cgroup.take(),
+                _network: self.network.take(),
             });
         }
         // The cgroup (if any) is removed by its own Drop, after the process is gone.
@@ -494,6 +507,8 @@ mod reaper {
         pub registry: ExecRegistry,
         /// Removed (by its own `Drop`) when the orphan is dropped, after it was reaped.
         pub _cgroup: Option<ContainerCgroup>,
+        /// Torn down likewise, after the cgroup.
+        pub _network: Option<crate::net::ContainerNetwork>,
     }
 
     fn sender() -> &'static Mutex<Sender<Orphan>> {

@@ -10,6 +10,7 @@ use hutch_ns::mount::{MountPlan, Propagation, TmpfsOptions};
 use hutch_ns::time::TimeOffsets;
 
 use crate::Command;
+use crate::net::NetworkMode;
 use hutch_caps::{CapSet, Capability};
 use crate::cgroup::{CgroupConfig, Mode};
 use hutch_cgroup::cpu::CpuMax;
@@ -124,6 +125,8 @@ pub struct Container {
     pub(crate) cgroup: CgroupConfig,
     /// Confinement: capabilities, no_new_privs and what later layers add.
     pub(crate) confine: Confinement,
+    /// The network mode, published ports, names, and namespaces joined instead of created.
+    pub(crate) net: crate::net::NetSettings,
     /// `None`: the default for the tree (read-only host tree, writable rootfs).
     pub(crate) read_only: Option<bool>,
     pub(crate) propagation: Option<Propagation>,
@@ -165,6 +168,7 @@ impl Container {
             die_with_parent: false,
             cgroup: CgroupConfig::default(),
             confine: Confinement::default(),
+            net: Default::default(),
             read_only: None,
             propagation: None,
             private_tmp: None,
@@ -360,6 +364,87 @@ impl Container {
         self.confine.caps = Some(CapSet::all());
         self.confine.caps_added = CapSet::empty();
         self.confine.no_new_privs = false;
+        self
+    }
+
+    /// How the container is networked (default [`NetworkMode::None`]: a network namespace of
+    /// its own with only `lo`).
+    ///
+    /// `Container::new()` stays on `None` rather than defaulting to a bridge as Docker does:
+    /// a bridge needs root, writes firewall rules and allocates addresses on the host, while
+    /// the common uses of a library (test harnesses, running a program in isolation) want no
+    /// network at all. Ask for one explicitly:
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use hutch::{Container, NetworkMode};
+    /// use hutch::netns::NetworkConfig;
+    /// let mut c = Container::new();
+    /// c.network(NetworkMode::Bridge(NetworkConfig::new("hutch0")))
+    ///  .publish("8080:80".parse()?);
+    /// let child = c.command("python3").args(["-m", "http.server", "80"]).spawn()?;
+    /// println!("{:?}", child.network().and_then(|n| n.address()));
+    /// # Ok(()) }
+    /// ```
+    pub fn network(&mut self, mode: NetworkMode) -> &mut Self {
+        match mode {
+            NetworkMode::Host => {
+                self.namespaces -= Namespaces::NET;
+            }
+            _ => {
+                self.namespaces |= Namespaces::NET;
+            }
+        }
+        self.net.mode = mode;
+        self
+    }
+
+    /// Publishes a port of the container on the host (`docker run -p`): a bridge network
+    /// DNATs it (reachable from other hosts and from the host's own `127.0.0.1`), pasta
+    /// listens for it in the caller's namespace.
+    pub fn publish(&mut self, mapping: crate::netns::PortMapping) -> &mut Self {
+        self.net.ports.push(mapping);
+        self
+    }
+
+    /// Gives the container this address on its bridge network (`docker run --ip`) instead of
+    /// the next free one.
+    pub fn ip(&mut self, addr: std::net::IpAddr) -> &mut Self {
+        self.net.ip = Some(addr);
+        self
+    }
+
+    /// Adds a name server for the container's `/etc/resolv.conf` (`docker run --dns`);
+    /// without any, the host's are used (loopback ones replaced by the gateway).
+    pub fn dns(&mut self, server: std::net::IpAddr) -> &mut Self {
+        self.net.dns.push(server);
+        self
+    }
+
+    /// Adds a line to the container's `/etc/hosts` (`docker run --add-host NAME:ADDR`).
+    pub fn add_host(&mut self, name: impl Into<String>, addr: std::net::IpAddr) -> &mut Self {
+        self.net.extra_hosts.push((name.into(), addr));
+        self
+    }
+
+    /// Joins an existing namespace instead of creating one (`docker run --network
+    /// container:X`, `--ipc container:X`, `--uts host`): a namespace of another container
+    /// ([`Child::namespace`](crate::Child::namespace), opened through its pidfd), a persisted
+    /// one (`NsHandle::open_path("/run/netns/NAME")`), or any [`NsHandle`].
+    ///
+    /// Network, IPC and UTS namespaces can be joined. The child enters them with `setns` on
+    /// the handle's descriptor, never by a pid. A container with a user namespace of its own
+    /// can join only namespaces that its user namespace owns; join with
+    /// `user_namespace(false)` otherwise.
+    #[doc(alias = "setns")]
+    pub fn join_namespace(&mut self, handle: hutch_ns::NsHandle) -> &mut Self {
+        let kind = handle.kind();
+        self.namespaces -= kind.as_set();
+        if kind == hutch_ns::Namespace::Net {
+            self.net.mode = NetworkMode::None;
+        }
+        self.net.joins.retain(|(k, _)| *k != kind);
+        self.net.joins.push((kind, std::sync::Arc::new(handle)));
         self
     }
 

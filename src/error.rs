@@ -409,6 +409,43 @@ pub enum SpawnError {
     /// Applying the capability plan failed in the child.
     #[error("step \"capabilities\" failed in the child")]
     Capabilities(#[source] hutch_caps::CapsFailure),
+    /// The network settings contradict each other.
+    #[error("invalid network settings: {reason}")]
+    NetworkConfig {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// Creating, opening or attaching to the container's bridge network failed; the inner
+    /// error names the network, the interface, the address or port and the errno.
+    #[error("network setup failed")]
+    Network(#[source] Box<hutch_netns::NetworkError>),
+    /// Starting `pasta` for the container failed (not installed, refused, not ready in time).
+    #[error("rootless network (pasta) setup failed")]
+    Pasta(#[source] Box<hutch_netns::RootlessError>),
+    /// The container's network namespace could not be opened through its pidfd.
+    #[error("cannot open the container's namespace")]
+    NetworkNamespace {
+        /// The error.
+        #[source]
+        source: hutch_ns::NsError,
+    },
+    /// The container's `/etc/hosts` or `/etc/resolv.conf` could not be written.
+    #[error("cannot write the container's name file {path:?}")]
+    NetworkFiles {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// A namespace to join cannot be joined this way.
+    #[error("cannot join a {namespace} namespace: {reason}")]
+    JoinNamespace {
+        /// Its kind.
+        namespace: Namespace,
+        /// Why.
+        reason: &'static str,
+    },
     /// The device access policy could not be loaded or attached to the container's cgroup.
     #[error("device access policy")]
     Devices(#[source] hutch_cgroup::device::DeviceError),

@@ -133,6 +133,7 @@ mod child;
 mod command;
 mod container;
 mod error;
+mod net;
 pub mod harness;
 pub mod preflight;
 mod spawn;
@@ -142,6 +143,7 @@ mod trace;
 
 pub use child::{Child, ControlError, Signal, TimedOutput};
 pub use command::Command;
+pub use net::{ContainerNetwork, NetworkMode};
 pub use container::{Container, REMAP_DEFAULT_START, UserNamespace};
 pub use error::{Pid, SpawnError, Step, error_chain};
 pub use hutch_ns::{Namespace, Namespaces};
@@ -158,3 +160,7 @@ pub use hutch_cgroup as cgroup_v2;
 /// The capabilities crate, re-exported for its types (capability sets, file capabilities).
 pub use hutch_caps as caps;
 pub use hutch_caps::{CapSet, Capability};
+
+/// The networking crate, re-exported for its types (network configuration, port mappings,
+/// addresses) and its lower layers (rtnetlink, nf_tables, leases).
+pub use hutch_netns as netns;

@@ -90,7 +90,11 @@ fn uts_name(
 /// | `/sys` | fresh sysfs, read-only (a read-only bind of the host's where the kernel refuses) | same |
 /// | `/sys/fs/cgroup` | the container's own cgroup2, read-only (new cgroup namespace) | same |
 /// | masks | Docker's masked and read-only paths | same |
-fn mount_plan(cmd: &Command, ns: Namespaces) -> Result<Option<PreparedMounts>, SpawnError> {
+fn mount_plan(
+    cmd: &Command,
+    ns: Namespaces,
+    net_binds: &[(PathBuf, &'static str)],
+) -> Result<Option<PreparedMounts>, SpawnError> {
     let c = &cmd.container;
     let own_tree = c.rootfs.is_some() || c.minimal_tree;
     let fresh_proc = c.proc && (ns.contains(Namespaces::PID) || own_tree);
@@ -129,6 +133,11 @@ fn mount_plan(cmd: &Command, ns: Namespaces) -> Result<Option<PreparedMounts>, S
     plan.minimal_root(c.minimal_tree);
     if c.private_tmp.unwrap_or(c.rootfs.is_none()) {
         plan.private_tmp();
+    }
+    // The container's own /etc/hosts and /etc/resolv.conf, before the user's mounts so that
+    // a bind of the user's own wins.
+    for (src, dst) in net_binds {
+        plan.bind_ro(src, dst);
     }
     plan.append(&c.mounts);
     plan.readonly_root(c.read_only.unwrap_or(c.rootfs.is_none()));
@@ -297,10 +306,21 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
             namespace: Namespace::Pid,
         });
     }
-    let mounts = if joining { None } else { mount_plan(cmd, ns)? };
+    let joins = if joining { Vec::new() } else { joins(cmd)? };
+    let net_setup = if joining {
+        None
+    } else {
+        crate::net::prepare(cmd, ns)?
+    };
+    let net_binds = net_setup.as_ref().map(|n| n.binds()).unwrap_or_default();
+    let mounts = if joining {
+        None
+    } else {
+        mount_plan(cmd, ns, &net_binds)?
+    };
     // The sync descriptor is read before the descriptor layer, so its number does not
     // matter; the child closes it once used.
-    let (userns_plan, mut user) = userns::prepare(cmd, ns)?;
+    let (userns_plan, mut user) = userns::prepare(cmd, ns, net_setup.is_some())?;
     let (setgroups, joined_maps) = match &cmd.join {
         Some(j) => (j.setgroups, creds::maps_of(j.pid.get())),
         None => (user.setgroups, None),
@@ -399,6 +419,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         death_signal: parent_pidfd.as_ref().map(|fd| fd.as_raw_fd()),
         join,
         userns: userns_plan,
+        joins,
         hostname,
         domainname,
         loopback: (ns.contains(Namespaces::NET)).then(sys::loopback_request),
@@ -480,7 +501,18 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         }),
         Err(e) => Err(e),
     };
-    if let Err(e) = userns::parent_step(&mut user, pid, ready) {
+    let mut network = None;
+    let connect = || -> Result<(), SpawnError> {
+        if let Some(setup) = net_setup {
+            network = Some(crate::net::connect(
+                setup,
+                cloned.pidfd.as_fd(),
+                ns.contains(Namespaces::USER),
+            )?);
+        }
+        Ok(())
+    };
+    if let Err(e) = userns::parent_step(&mut user, pid, ready, connect) {
         return Err(fail(e, cloned.pidfd.as_fd()));
     }
     trace.step("id maps and time offsets");
@@ -541,7 +573,24 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         stderr,
         cgroup,
         link,
+        network,
     ))
+}
+
+/// The namespaces to join instead of creating, as `(descriptor, CLONE_NEW* type)`.
+fn joins(cmd: &Command) -> Result<Vec<(std::os::fd::RawFd, libc::c_int)>, SpawnError> {
+    let mut out = Vec::new();
+    for (kind, handle) in &cmd.container.net.joins {
+        if !matches!(kind, Namespace::Net | Namespace::Ipc | Namespace::Uts) {
+            return Err(SpawnError::JoinNamespace {
+                namespace: *kind,
+                reason: "only network, IPC and UTS namespaces can be joined by a new container \
+                         (Child::exec joins all of a running container's)",
+            });
+        }
+        out.push((handle.as_fd().as_raw_fd(), kind.clone_flag() as libc::c_int));
+    }
+    Ok(out)
 }
 
 /// The descriptors a joining intermediate keeps: what the program needs, ascending.

@@ -83,9 +83,13 @@ fn remap(file: &str) -> Result<IdMap, SpawnError> {
     Ok(map)
 }
 
+///
+/// `parent_work`: the parent has other work to do before the child may go on (networking), so
+/// the child waits on the sync channel even without maps or offsets to write.
 pub(crate) fn prepare(
     cmd: &Command,
     ns: Namespaces,
+    parent_work: bool,
 ) -> Result<(UserNsPlan, UserNsSetup), SpawnError> {
     let c = &cmd.container;
     let time = ns
@@ -138,7 +142,7 @@ pub(crate) fn prepare(
             setup.maps = Some((uid, gid, setgroups));
         }
     }
-    if setup.maps.is_some() || setup.time.is_some() {
+    if setup.maps.is_some() || setup.time.is_some() || parent_work {
         let pair = UnixStream::pair().map_err(|source| SpawnError::Parent {
             op: "socketpair",
             source,
@@ -149,11 +153,13 @@ pub(crate) fn prepare(
     Ok((plan, setup))
 }
 
-/// The parent's step: writes the id maps and time offsets for the child, then wakes it.
+/// The parent's step: writes the id maps and time offsets for the child, does the other
+/// parent-side work (`before_wake`), then wakes it.
 pub(crate) fn parent_step(
     setup: &mut UserNsSetup,
     pid: Pid,
     wait_ready: impl FnOnce() -> Result<(), SpawnError>,
+    before_wake: impl FnOnce() -> Result<(), SpawnError>,
 ) -> Result<(), SpawnError> {
     let Some((child_end, parent_end)) = setup.sync.take() else {
         return Ok(());
@@ -171,6 +177,7 @@ pub(crate) fn parent_step(
         hutch_ns::time::write_time_offsets(pid.get() as u32, offsets)
             .map_err(|source| SpawnError::TimeOffsets { pid, source })?;
     }
+    before_wake()?;
     let mut w = parent_end;
     w.write_all(&[1]).map_err(|source| SpawnError::Parent {
         op: "waking the child",

@@ -9,6 +9,7 @@
 //! | 1 | start | close the parent's ends, reset every signal disposition, parent-death signal | `Signals`, `DeathSignal` |
 //! | 2 | join (`exec`) | non-dumpable, close all but the needed descriptors, `setns`, fork into the pid namespace | `Dumpable`, `CloseFds`, `Join`, `JoinFork` |
 //! | 3 | user and time namespaces | `unshare(CLONE_NEWTIME)`, own id maps, wait for the parent's maps, enter the time namespace | `TimeNamespace`, `IdMap`, `Sync`, `EnterTimeNamespace` |
+//! | 3b | joined namespaces | `setns` into network, IPC, UTS namespaces given by handle | `Join` |
 //! | 4 | uts | `sethostname`, `setdomainname` | `Hostname`, `Domainname` |
 //! | 5 | network | `lo` up | `Loopback` |
 //! | 6 | mounts | the prepared mount plan (`pivot_root` ...) | `Mount` |
@@ -171,6 +172,8 @@ pub(crate) struct Prepared {
     pub death_signal: Option<RawFd>,
     pub join: Option<Join>,
     pub userns: UserNsPlan,
+    /// Namespaces to join (`setns`) instead of creating: `(descriptor, CLONE_NEW* type)`.
+    pub joins: Vec<(RawFd, c_int)>,
     pub hostname: Option<CString>,
     pub domainname: Option<CString>,
     pub loopback: Option<libc::ifreq>,
@@ -372,6 +375,13 @@ pub(crate) unsafe fn child_main(p: &Prepared) -> ! {
         slot = 1;
     }
     user_and_time_namespaces(p);
+    for (i, &(fd, nstype)) in p.joins.iter().enumerate() {
+        reach(p, slot, step::JOIN);
+        // SAFETY: setns on a namespace descriptor the parent keeps open.
+        if unsafe { libc::setns(fd, nstype) } == -1 {
+            fail(p, step::JOIN, i as u32);
+        }
+    }
     uts(p);
     if let Some(req) = &p.loopback {
         reach(p, slot, step::LOOPBACK);

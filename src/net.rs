@@ -1,0 +1,351 @@
+//! The network layer, parent side: the network mode of a container, and connecting a new
+//! container's network namespace (a bridge network with hutch-netns, or pasta for unprivileged
+//! callers) after the clone and before the child runs its program.
+//!
+//! The child waits on its sync channel while the parent creates the veth pair (the peer
+//! directly inside the child's namespace), addresses, routes and published ports, and fills
+//! the container's `/etc/hosts` and `/etc/resolv.conf` (files of its own under
+//! `/run/hutch/containers/`, bind-mounted read-only, whose content is written once the address
+//! is known). Everything is undone when the container's [`Child`](crate::Child) goes away.
+
+use std::net::IpAddr;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use hutch_netns::{AttachOptions, Attachment, Network, NetworkConfig, Pasta, PortMapping};
+use hutch_ns::{Namespace, Namespaces, NsHandle};
+
+use crate::{Command, SpawnError};
+
+/// How a container is connected to a network ([`Container::network`](crate::Container::network)).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub enum NetworkMode {
+    /// A network namespace of its own with only `lo`, up (the default; `docker run
+    /// --network none`). What a test harness usually wants.
+    #[default]
+    None,
+    /// The caller's network namespace (`--network host`).
+    Host,
+    /// A veth pair to a bridge network (`--network bridge` / `--network NAME`): an address of
+    /// the network's subnet, a default route through its bridge, masquerade to the outside,
+    /// published ports. Needs root (`CAP_NET_ADMIN` in the network's namespace).
+    Bridge(NetworkConfig),
+    /// User-mode networking through `pasta` (Debian package `passt`), for unprivileged
+    /// callers: the container reaches what the caller reaches, and published ports listen in
+    /// the caller's namespace.
+    Pasta,
+}
+
+/// The network part of a container's configuration.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NetSettings {
+    pub mode: NetworkMode,
+    pub ip: Option<IpAddr>,
+    pub ports: Vec<PortMapping>,
+    pub dns: Vec<IpAddr>,
+    pub extra_hosts: Vec<(String, IpAddr)>,
+    /// Namespaces to join instead of creating: `(kind, handle)`.
+    pub joins: Vec<(Namespace, Arc<NsHandle>)>,
+}
+
+impl NetSettings {
+    /// Whether the parent has work to do for the child's network before it runs.
+    pub(crate) fn needs_parent(&self) -> bool {
+        matches!(self.mode, NetworkMode::Bridge(_) | NetworkMode::Pasta)
+    }
+}
+
+/// What a running container's network is (see [`Child::network`](crate::Child::network)).
+#[derive(Debug)]
+pub struct ContainerNetwork {
+    kind: Connected,
+    /// Removed (by its own `Drop`) with the network.
+    _files: Option<Files>,
+}
+
+#[derive(Debug)]
+enum Connected {
+    Bridge(Attachment),
+    Pasta(Pasta),
+}
+
+impl ContainerNetwork {
+    /// The container's IPv4 address and prefix on a bridge network.
+    pub fn address(&self) -> Option<hutch_netns::Cidr> {
+        match &self.kind {
+            Connected::Bridge(a) => Some(a.address()),
+            Connected::Pasta(_) => None,
+        }
+    }
+
+    /// The container's IPv6 address on a dual-stack bridge network.
+    pub fn address6(&self) -> Option<hutch_netns::Cidr> {
+        match &self.kind {
+            Connected::Bridge(a) => a.address6(),
+            Connected::Pasta(_) => None,
+        }
+    }
+
+    /// The gateway (the bridge's address) on a bridge network.
+    pub fn gateway(&self) -> Option<IpAddr> {
+        match &self.kind {
+            Connected::Bridge(a) => Some(a.gateway()),
+            Connected::Pasta(_) => None,
+        }
+    }
+
+    /// The published ports.
+    pub fn ports(&self) -> &[PortMapping] {
+        match &self.kind {
+            Connected::Bridge(a) => a.ports(),
+            Connected::Pasta(_) => &[],
+        }
+    }
+
+    /// The bridge network's name, or `"pasta"`.
+    pub fn network(&self) -> &str {
+        match &self.kind {
+            Connected::Bridge(a) => a.network(),
+            Connected::Pasta(_) => "pasta",
+        }
+    }
+
+    /// The pid of the `pasta` process serving the container, in pasta mode.
+    pub fn pasta_pid(&self) -> Option<u32> {
+        match &self.kind {
+            Connected::Bridge(_) => None,
+            Connected::Pasta(p) => p.id(),
+        }
+    }
+
+    /// The host side of the veth pair on a bridge network.
+    pub fn host_interface(&self) -> Option<&str> {
+        match &self.kind {
+            Connected::Bridge(a) => Some(a.host_ifname()),
+            Connected::Pasta(_) => None,
+        }
+    }
+}
+
+/// The container's own `/etc/hosts` and `/etc/resolv.conf`, removed with it.
+#[derive(Debug)]
+struct Files {
+    dir: PathBuf,
+}
+
+impl Drop for Files {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Where containers' generated files live.
+const FILES_ROOT: &str = "/run/hutch/containers";
+
+/// The parent's side of the network layer for one spawn.
+pub(crate) struct NetSetup {
+    network: Option<Network>,
+    options: AttachOptions,
+    hostname: Option<String>,
+    dns: Vec<IpAddr>,
+    extra_hosts: Vec<(String, IpAddr)>,
+    files: Option<Files>,
+    ports: Vec<PortMapping>,
+}
+
+impl NetSetup {
+    /// `(host file, container path)` pairs to bind read-only into the container.
+    pub(crate) fn binds(&self) -> Vec<(PathBuf, &'static str)> {
+        match &self.files {
+            Some(f) => vec![
+                (f.dir.join("hosts"), "/etc/hosts"),
+                (f.dir.join("resolv.conf"), "/etc/resolv.conf"),
+            ],
+            None => Vec::new(),
+        }
+    }
+}
+
+fn net_error(source: hutch_netns::NetworkError) -> SpawnError {
+    SpawnError::Network(Box::new(source))
+}
+
+fn files_error(path: &Path) -> impl FnOnce(std::io::Error) -> SpawnError + '_ {
+    move |source| SpawnError::NetworkFiles {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Removes, once per process, the file directories of containers whose spawning process is
+/// gone (`hutch-<pid>-<n>`).
+fn remove_stale_files() {
+    static DONE: std::sync::Once = std::sync::Once::new();
+    DONE.call_once(|| {
+        let Ok(entries) = std::fs::read_dir(FILES_ROOT) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let pid = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("hutch-"))
+                .and_then(|n| n.split('-').next())
+                .and_then(|p| p.parse::<u32>().ok());
+            if let Some(pid) = pid
+                && pid != std::process::id()
+                && !Path::new(&format!("/proc/{pid}")).exists()
+            {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    });
+}
+
+/// Checks the network settings and opens what the parent will need after the clone.
+pub(crate) fn prepare(cmd: &Command, ns: Namespaces) -> Result<Option<NetSetup>, SpawnError> {
+    let c = &cmd.container;
+    let s = &c.net;
+    if !s.needs_parent() {
+        if !s.ports.is_empty() || s.ip.is_some() {
+            return Err(SpawnError::NetworkConfig {
+                reason: "published ports and a fixed address need a bridge network or pasta \
+                         (Container::network)",
+            });
+        }
+        return Ok(None);
+    }
+    if !ns.contains(Namespaces::NET) {
+        return Err(SpawnError::NeedsNamespace {
+            what: "a bridge or pasta network",
+            namespace: Namespace::Net,
+        });
+    }
+    let mut options = AttachOptions::new();
+    if let Some(ip) = s.ip {
+        options.ip(ip);
+    }
+    for p in &s.ports {
+        options.publish(*p);
+    }
+    let hostname = c
+        .hostname
+        .as_ref()
+        .map(|h| h.to_string_lossy().into_owned());
+    if let Some(h) = &hostname {
+        options.hostname(h.clone());
+    }
+    let network = match &s.mode {
+        NetworkMode::Bridge(cfg) => Some(cfg.open().map_err(net_error)?),
+        NetworkMode::Pasta => {
+            if s.ip.is_some() {
+                return Err(SpawnError::NetworkConfig {
+                    reason: "pasta networks take the caller's addresses: a fixed address needs \
+                             a bridge network",
+                });
+            }
+            None
+        }
+        _ => unreachable!("needs_parent"),
+    };
+    // Files of the container's own, when it has a mount namespace to show them in.
+    let files = if ns.contains(Namespaces::MOUNT) {
+        remove_stale_files();
+        static N: AtomicU64 = AtomicU64::new(0);
+        let dir = Path::new(FILES_ROOT).join(format!(
+            "hutch-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).map_err(files_error(&dir))?;
+        let files = Files { dir };
+        for name in ["hosts", "resolv.conf"] {
+            let p = files.dir.join(name);
+            std::fs::write(&p, "").map_err(files_error(&p))?;
+        }
+        Some(files)
+    } else {
+        None
+    };
+    Ok(Some(NetSetup {
+        network,
+        options,
+        hostname,
+        dns: s.dns.clone(),
+        extra_hosts: s.extra_hosts.clone(),
+        files,
+        ports: s.ports.clone(),
+    }))
+}
+
+/// The parent's step after the clone, before the child is woken: connects the child's
+/// network namespace and writes its name files.
+pub(crate) fn connect(
+    setup: NetSetup,
+    pidfd: BorrowedFd<'_>,
+    userns: bool,
+) -> Result<ContainerNetwork, SpawnError> {
+    let kind = match &setup.network {
+        Some(net) => {
+            Connected::Bridge(net.attach_pidfd(pidfd, &setup.options).map_err(net_error)?)
+        }
+        None => {
+            let child_net = NsHandle::from_pidfd(pidfd.as_fd(), Namespace::Net)
+                .map_err(|source| SpawnError::NetworkNamespace { source })?;
+            let mut cfg = hutch_netns::PastaConfig::new();
+            if userns {
+                let u = NsHandle::from_pidfd(pidfd.as_fd(), Namespace::User)
+                    .map_err(|source| SpawnError::NetworkNamespace { source })?;
+                cfg.userns(Arc::new(u));
+            }
+            for p in &setup.ports {
+                cfg.publish(*p);
+            }
+            Connected::Pasta(
+                cfg.start(&child_net)
+                    .map_err(|e| SpawnError::Pasta(Box::new(e)))?,
+            )
+        }
+    };
+    if let Some(files) = &setup.files {
+        let (addrs, gateway, peers): (Vec<IpAddr>, Option<IpAddr>, Vec<(String, IpAddr)>) =
+            match (&kind, &setup.network) {
+                (Connected::Bridge(a), Some(net)) => {
+                    let mut addrs = vec![a.address().addr()];
+                    addrs.extend(a.address6().map(|c| c.addr()));
+                    let peers = net.peers().unwrap_or_default();
+                    (addrs, Some(a.gateway()), peers)
+                }
+                _ => (Vec::new(), None, Vec::new()),
+            };
+        let mut extra = setup.extra_hosts.clone();
+        for (name, addr) in peers {
+            if Some(&name) != setup.hostname.as_ref() && !addrs.contains(&addr) {
+                extra.push((name, addr));
+            }
+        }
+        let hosts =
+            hutch_netns::hosts_file(setup.hostname.as_deref().unwrap_or(""), &addrs, &extra);
+        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let mut resolv = hutch_netns::ResolvConf::parse(&host_resolv);
+        if !setup.dns.is_empty() {
+            resolv.nameservers = setup.dns.clone();
+        }
+        // A loopback resolver of the host (systemd-resolved's 127.0.0.53) is not reachable
+        // from the container: fall back to the gateway, or a pasta's forwarder.
+        let fallback: Vec<IpAddr> = gateway.into_iter().collect();
+        let resolv = resolv.for_container(&fallback);
+        for (name, text) in [("hosts", hosts), ("resolv.conf", resolv.to_text())] {
+            let p = files.dir.join(name);
+            // The same inode the child's plan binds: write in place.
+            std::fs::write(&p, text).map_err(files_error(&p))?;
+        }
+    }
+    Ok(ContainerNetwork {
+        kind,
+        _files: setup.files,
+    })
+}

@@ -1,0 +1,227 @@
+//! Containers on networks, as root. Every test builds its own "host" network namespace and
+//! points the network at it (`NetworkConfig::host_netns`), so nothing touches the machine's
+//! own interfaces or firewall, and all traffic stays inside the test's namespaces.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{TempDir, shared};
+use hutch::netns::{NetworkConfig, run_in_netns};
+use hutch::ns::NsHandle;
+use hutch::{Container, NetworkMode, SpawnError, Stdio};
+
+/// A network namespace made with `ip netns add`, removed when dropped.
+struct HostNs {
+    name: String,
+    handle: Arc<NsHandle>,
+}
+
+impl HostNs {
+    fn new() -> HostNs {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let name = format!("hutch-nt-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+        ip(&["netns", "add", &name]);
+        ip(&["-n", &name, "link", "set", "lo", "up"]);
+        let handle = Arc::new(NsHandle::open_path(format!("/run/netns/{name}")).unwrap());
+        HostNs { name, handle }
+    }
+
+    /// A network in this namespace with a short unique bridge name and its own state.
+    fn network(&self, state: &TempDir) -> NetworkConfig {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "hn{}x{}",
+            std::process::id() % 100_000,
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut cfg = NetworkConfig::new(name);
+        cfg.state_root(&state.0).host_netns(self.handle.clone());
+        cfg
+    }
+
+    fn links(&self) -> String {
+        let out = std::process::Command::new("ip")
+            .args(["-n", &self.name, "-o", "link"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn ruleset(&self) -> String {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", &self.name, "nft", "list", "ruleset"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for HostNs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+fn ip(args: &[&str]) {
+    let st = std::process::Command::new("ip").args(args).status().unwrap();
+    assert!(st.success(), "ip {args:?}");
+}
+
+fn server(c: &Container) -> hutch::Child {
+    c.command("python3")
+        .args([
+            "-c",
+            "import socket\ns = socket.socket()\n\
+             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+             s.bind(('0.0.0.0', 80))\ns.listen()\nwhile True:\n    \
+             c, a = s.accept()\n    c.sendall(b'hello from ' + a[0].encode())\n    c.close()",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Connects to `addr` from inside `ns` and returns what the server said, retrying while it
+/// starts.
+fn fetch(ns: &NsHandle, addr: SocketAddr) -> String {
+    run_in_netns(ns, move || {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+                Ok(mut s) => {
+                    let mut text = String::new();
+                    s.read_to_string(&mut text).unwrap();
+                    return text;
+                }
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => panic!("connecting to {addr}: {e}"),
+            }
+        }
+    })
+    .unwrap()
+}
+
+#[test]
+fn containers_on_a_bridge_reach_each_other_by_address_and_name_and_leave_nothing() {
+    let _g = shared();
+    let host = HostNs::new();
+    let state = TempDir::new("hutch-net-state");
+    let cfg = host.network(&state);
+    let mut a = Container::new();
+    a.network(NetworkMode::Bridge(cfg.clone())).hostname("alpha");
+    let mut srv = server(&a);
+    let net = srv.network().expect("a network");
+    let addr_a = net.address().unwrap().addr();
+    assert!(net.gateway().is_some());
+    let mut b = Container::new();
+    b.network(NetworkMode::Bridge(cfg.clone())).hostname("beta");
+    let script = [
+        "import socket, time",
+        "addr = socket.gethostbyname('alpha')",
+        "for i in range(100):",
+        "    try:",
+        "        s = socket.create_connection((addr, 80), timeout=2)",
+        "        break",
+        "    except OSError:",
+        "        time.sleep(0.05)",
+        "print(addr, s.recv(100).decode())",
+    ]
+    .join("\n");
+    let out = b.command("python3").args(["-c", &script]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.starts_with(&format!("{addr_a} hello from ")), "{text}");
+    // /etc/hosts names the container itself too.
+    let hosts = String::from_utf8(b.command("cat").arg("/etc/hosts").output().unwrap().stdout).unwrap();
+    assert!(hosts.contains("beta") && hosts.contains("alpha"), "{hosts}");
+    srv.kill().unwrap();
+    srv.wait().unwrap();
+    drop(srv);
+    // Nothing of the containers is left: no veth, no lease, no per-container chain.
+    let links = host.links();
+    assert!(!links.contains("veth") && links.lines().count() <= 2, "{links}");
+    let leases = std::fs::read_dir(&state.0).unwrap().count();
+    assert!(leases >= 1);
+    let rules = host.ruleset();
+    assert!(!rules.contains(&format!("{addr_a}")), "{rules}");
+}
+
+#[test]
+fn a_published_port_answers_on_the_hosts_loopback_and_goes_away() {
+    let _g = shared();
+    let host = HostNs::new();
+    let state = TempDir::new("hutch-net-state");
+    let cfg = host.network(&state);
+    let mut c = Container::new();
+    c.network(NetworkMode::Bridge(cfg))
+        .publish("8080:80".parse().unwrap());
+    let mut srv = server(&c);
+    assert_eq!(srv.network().unwrap().ports().len(), 1);
+    let text = fetch(&host.handle, "127.0.0.1:8080".parse().unwrap());
+    assert!(text.starts_with("hello from "), "{text}");
+    // A second container cannot publish the same port.
+    let err = c.command("true").spawn().unwrap_err();
+    assert!(matches!(err, SpawnError::Network(_)), "{err:?}");
+    assert!(hutch::error_chain(&err).contains("8080"), "{err}");
+    // Killed from outside: its rules go with its handle.
+    srv.kill_all().ok();
+    srv.kill().unwrap();
+    srv.wait().unwrap();
+    drop(srv);
+    let rules = host.ruleset();
+    assert!(!rules.contains("8080"), "{rules}");
+    let refused = run_in_netns(&host.handle, || {
+        TcpStream::connect_timeout(&"127.0.0.1:8080".parse().unwrap(), Duration::from_secs(1))
+            .is_err()
+    })
+    .unwrap();
+    assert!(refused);
+}
+
+#[test]
+fn joining_another_containers_network_namespace() {
+    let _g = shared();
+    let host = HostNs::new();
+    let state = TempDir::new("hutch-net-state");
+    let mut a = Container::new();
+    a.network(NetworkMode::Bridge(host.network(&state)));
+    let mut srv = server(&a);
+    let addr: IpAddr = srv.network().unwrap().address().unwrap().addr();
+    let mut b = Container::new();
+    b.join_namespace(srv.namespace(hutch::Namespace::Net).unwrap());
+    let out = b
+        .command("python3")
+        .args(["-c", "import socket; print(socket.if_nameindex())"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("eth0"), "{text} {}", String::from_utf8_lossy(&out.stderr));
+    let _ = addr;
+    srv.kill().unwrap();
+    srv.wait().unwrap();
+}
+
+#[test]
+fn bad_network_settings_are_clear_errors() {
+    let _g = shared();
+    let mut c = Container::new();
+    c.publish("8080:80".parse().unwrap());
+    let err = c.command("true").spawn().unwrap_err();
+    assert!(matches!(err, SpawnError::NetworkConfig { .. }), "{err:?}");
+    let mut c = Container::new();
+    c.join_namespace(NsHandle::open_path("/proc/self/ns/pid").unwrap());
+    let err = c.command("true").spawn().unwrap_err();
+    assert!(matches!(err, SpawnError::JoinNamespace { .. }), "{err:?}");
+    let _ = Write::flush(&mut std::io::stdout());
+}

@@ -10,9 +10,9 @@ use hutch_ns::mount::{MountPlan, Propagation, TmpfsOptions};
 use hutch_ns::time::TimeOffsets;
 
 use crate::Command;
+use crate::cgroup::{CgroupConfig, Mode};
 use crate::net::NetworkMode;
 use hutch_caps::{CapSet, Capability};
-use crate::cgroup::{CgroupConfig, Mode};
 use hutch_cgroup::cpu::CpuMax;
 use hutch_cgroup::cpuset::CpuList;
 use hutch_cgroup::device::DevicePolicy;
@@ -430,7 +430,7 @@ impl Container {
     /// Joins an existing namespace instead of creating one (`docker run --network
     /// container:X`, `--ipc container:X`, `--uts host`): a namespace of another container
     /// ([`Child::namespace`](crate::Child::namespace), opened through its pidfd), a persisted
-    /// one (`NsHandle::open_path("/run/netns/NAME")`), or any [`NsHandle`].
+    /// one (`NsHandle::open_path("/run/netns/NAME")`), or any [`NsHandle`](hutch_ns::NsHandle).
     ///
     /// Network, IPC and UTS namespaces can be joined. The child enters them with `setns` on
     /// the handle's descriptor, never by a pid. A container with a user namespace of its own
@@ -522,7 +522,7 @@ impl Container {
     ///
     /// `src` is always the caller's path, whatever is mounted before it inside (every source
     /// is opened before the first mount); `dst` follows the rules under
-    /// [Destinations](Container::tmpfs#destinations).
+    /// Destinations under [`tmpfs`](Container::tmpfs).
     pub fn bind(&mut self, src: impl AsRef<Path>, dst: impl AsRef<Path>) -> &mut Self {
         self.mounts.bind(src, dst);
         self

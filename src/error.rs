@@ -256,7 +256,9 @@ pub enum SpawnError {
     Mount(#[source] hutch_ns::mount::MountError),
     /// [`UserNamespace::Remap`](crate::UserNamespace::Remap) was asked for by a caller that
     /// is not root.
-    #[error("a remapped user namespace needs a root caller (unprivileged callers map themselves: UserNamespace::MapCaller)")]
+    #[error(
+        "a remapped user namespace needs a root caller (unprivileged callers map themselves: UserNamespace::MapCaller)"
+    )]
     RemapNeedsRoot,
     /// `/etc/subuid` or `/etc/subgid` could not be read or parsed.
     #[error("subordinate id ranges")]
@@ -310,8 +312,9 @@ pub enum SpawnError {
     Clone {
         /// The namespaces asked for.
         namespaces: Namespaces,
-        /// What on this host causes the failure, from [`crate::preflight`].
-        hint: Option<crate::preflight::Hint>,
+        /// What on this host causes the failure, from
+        /// [`crate::preflight`](mod@crate::preflight).
+        hint: Option<Box<crate::preflight::Hint>>,
         /// The error from the system call.
         #[source]
         source: io::Error,
@@ -356,9 +359,9 @@ pub enum SpawnError {
     CgroupUnavailable {
         /// The error naming the controller and the cgroup.
         #[source]
-        source: hutch_cgroup::CgroupError,
-        /// The host-level cause, from [`crate::preflight`].
-        hint: crate::preflight::Hint,
+        source: Box<hutch_cgroup::CgroupError>,
+        /// The host-level cause, from [`crate::preflight`](mod@crate::preflight).
+        hint: Box<crate::preflight::Hint>,
     },
     /// `cgroup_root` or `cgroup_parent` does not name a cgroup2 directory.
     #[error("{what} {path:?} {reason}")]

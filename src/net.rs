@@ -68,7 +68,7 @@ pub struct ContainerNetwork {
 
 #[derive(Debug)]
 enum Connected {
-    Bridge(Attachment),
+    Bridge(Box<Attachment>),
     Pasta(Pasta),
 }
 
@@ -289,9 +289,9 @@ pub(crate) fn connect(
     userns: bool,
 ) -> Result<ContainerNetwork, SpawnError> {
     let kind = match &setup.network {
-        Some(net) => {
-            Connected::Bridge(net.attach_pidfd(pidfd, &setup.options).map_err(net_error)?)
-        }
+        Some(net) => Connected::Bridge(Box::new(
+            net.attach_pidfd(pidfd, &setup.options).map_err(net_error)?,
+        )),
         None => {
             let child_net = NsHandle::from_pidfd(pidfd.as_fd(), Namespace::Net)
                 .map_err(|source| SpawnError::NetworkNamespace { source })?;

@@ -156,7 +156,12 @@ fn disabled_cgroup_with_cgroup_settings_is_a_config_error() {
     c.cgroup(false).cgroup_name("x");
     let err = c.command("true").spawn().unwrap_err();
     assert!(
-        matches!(err, SpawnError::CgroupDisabled { what: "cgroup_name" }),
+        matches!(
+            err,
+            SpawnError::CgroupDisabled {
+                what: "cgroup_name"
+            }
+        ),
         "{err:?}"
     );
 }
@@ -321,7 +326,10 @@ fn a_limit_the_host_cannot_apply_fails_clearly_and_leaves_nothing() {
     let msg = hutch::error_chain(&err);
     assert!(msg.contains("memory") && msg.contains("hugetlb"), "{msg}");
     // The host-level cause and its fix, from the preflight checks.
-    assert!(msg.contains("fix:") && msg.contains("cgroup_no_v1"), "{msg}");
+    assert!(
+        msg.contains("fix:") && msg.contains("cgroup_no_v1"),
+        "{msg}"
+    );
     if fs::read_to_string("/proc/self/mountinfo")
         .unwrap()
         .contains(" - cgroup cgroup rw,memory")
@@ -360,11 +368,21 @@ fn a_cgroup_parent_outside_cgroupfs_is_refused_and_leaves_nothing() {
     c.cgroup_parent(&plain.0);
     let err = c.command("true").spawn().unwrap_err();
     assert!(
-        matches!(err, SpawnError::NotCgroup2 { what: "cgroup_parent", .. }),
+        matches!(
+            err,
+            SpawnError::NotCgroup2 {
+                what: "cgroup_parent",
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert!(hutch::error_chain(&err).contains("cgroup2"), "{err}");
-    assert_eq!(fs::read_dir(&plain.0).unwrap().count(), 0, "left something behind");
+    assert_eq!(
+        fs::read_dir(&plain.0).unwrap().count(),
+        0,
+        "left something behind"
+    );
     let mut c = Container::new();
     c.cgroup_parent(hierarchy().root().join("../../tmp"));
     let err = c.command("true").spawn().unwrap_err();
@@ -373,7 +391,13 @@ fn a_cgroup_parent_outside_cgroupfs_is_refused_and_leaves_nothing() {
     c.cgroup_root(&plain.0);
     let err = c.command("true").spawn().unwrap_err();
     assert!(
-        matches!(err, SpawnError::NotCgroup2 { what: "cgroup_root", .. }),
+        matches!(
+            err,
+            SpawnError::NotCgroup2 {
+                what: "cgroup_root",
+                ..
+            }
+        ),
         "{err:?}"
     );
 }
@@ -412,18 +436,24 @@ fn a_spawner_killed_with_sigkill_leaves_no_cgroup_for_good() {
         let n = out.read(&mut buf).unwrap();
         assert!(n > 0, "the inner test ended: {text}");
         text.push_str(&String::from_utf8_lossy(&buf[..n]));
-        if let Some(line) = text.lines().find_map(|l| l.strip_prefix("CGROUP ")) {
-            if text.contains('\n') {
-                break PathBuf::from(line.trim());
-            }
+        if let Some(line) = text.lines().find_map(|l| l.strip_prefix("CGROUP "))
+            && text.contains('\n')
+        {
+            break PathBuf::from(line.trim());
         }
     };
     inner.kill().unwrap();
     inner.wait().unwrap();
     // The container dies with its parent (PR_SET_PDEATHSIG)...
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !fs::read_to_string(path.join("cgroup.procs")).unwrap().is_empty() {
-        assert!(Instant::now() < deadline, "the container outlived its parent");
+    while !fs::read_to_string(path.join("cgroup.procs"))
+        .unwrap()
+        .is_empty()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the container outlived its parent"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     // ...its empty cgroup stays until the next spawn under the same parent removes it.
@@ -431,5 +461,8 @@ fn a_spawner_killed_with_sigkill_leaves_no_cgroup_for_good() {
     let mut c = Container::new();
     c.cgroup_parent(&parent.0);
     assert!(c.command("true").status().unwrap().success());
-    assert!(!path.exists(), "the dead spawner's cgroup {path:?} is still there");
+    assert!(
+        !path.exists(),
+        "the dead spawner's cgroup {path:?} is still there"
+    );
 }

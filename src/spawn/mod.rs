@@ -108,7 +108,9 @@ fn mount_plan(
         } else if fresh_proc {
             // A fresh /proc for a new pid namespace cannot be mounted over the host's /proc:
             // without it PID 1 would see the host's processes. Say so rather than skip it.
-            Some("a fresh /proc for the new pid namespace (turn it off with Container::proc(false))")
+            Some(
+                "a fresh /proc for the new pid namespace (turn it off with Container::proc(false))",
+            )
         } else {
             None
         };
@@ -227,15 +229,15 @@ fn child_error(rec: Record, plan: &Prepared, cmd: &Command) -> SpawnError {
             .map(|(_, n)| PathBuf::from(format!("descriptor {n}"))),
         _ => None,
     };
-    let on = match (step, errno) {
-        // A program found nowhere on PATH: name the program, not the last directory tried.
-        (Step::Exec, libc::ENOENT) if plan.exec.programs.len() > 1 => {
-            Some(PathBuf::from(&cmd.program))
-        }
-        // A script whose interpreter is missing, or a directory: say which, when the
-        // container sees the caller's tree.
-        (Step::Exec, libc::ENOENT | libc::EACCES) if cmd.container.rootfs.is_none() => {
-            match on
+    let on =
+        match (step, errno) {
+            // A program found nowhere on PATH: name the program, not the last directory tried.
+            (Step::Exec, libc::ENOENT) if plan.exec.programs.len() > 1 => {
+                Some(PathBuf::from(&cmd.program))
+            }
+            // A script whose interpreter is missing, or a directory: say which, when the
+            // container sees the caller's tree.
+            (Step::Exec, libc::ENOENT | libc::EACCES) if cmd.container.rootfs.is_none() => match on
                 .as_deref()
                 .and_then(|p| program::explain_exec_failure(p, errno))
             {
@@ -245,10 +247,9 @@ fn child_error(rec: Record, plan: &Prepared, cmd: &Command) -> SpawnError {
                 }
                 Some((interp, _)) => Some(interp),
                 None => on,
-            }
-        }
-        _ => on,
-    };
+            },
+            _ => on,
+        };
     SpawnError::Child {
         step,
         on,
@@ -325,7 +326,11 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         Some(j) => (j.setgroups, creds::maps_of(j.pid.get())),
         None => (user.setgroups, None),
     };
-    let creds = creds::prepare(cmd, joined_maps.as_ref().or(user.mapped.as_ref()), setgroups)?;
+    let creds = creds::prepare(
+        cmd,
+        joined_maps.as_ref().or(user.mapped.as_ref()),
+        setgroups,
+    )?;
     let caps = caps::prepare(cmd, &creds)?;
     trace.step("plan");
     fds::check_limit(cmd)?;
@@ -362,7 +367,10 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
             SpawnError::Cgroup(
                 source @ hutch_cgroup::CgroupError::ControllerUnavailable { controller, .. },
             ) => match crate::preflight::explain_missing_controller(controller) {
-                Some(hint) => SpawnError::CgroupUnavailable { source, hint },
+                Some(hint) => SpawnError::CgroupUnavailable {
+                    source: Box::new(source),
+                    hint: Box::new(hint),
+                },
                 None => SpawnError::Cgroup(source),
             },
             e => e,
@@ -371,7 +379,8 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
 
     trace.step("cgroup");
     let parent_pidfd = if c.die_with_parent && !joining {
-        let fd = sys::pidfd_open(std::process::id() as libc::pid_t).map_err(parent("pidfd_open"))?;
+        let fd =
+            sys::pidfd_open(std::process::id() as libc::pid_t).map_err(parent("pidfd_open"))?;
         Some(sys::at_least(fd, floor).map_err(parent("dup"))?)
     } else {
         None
@@ -466,7 +475,8 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
             drop(cgroup);
             let hint = source
                 .raw_os_error()
-                .and_then(|errno| crate::preflight::explain_clone_error(errno, ns));
+                .and_then(|errno| crate::preflight::explain_clone_error(errno, ns))
+                .map(Box::new);
             return Err(SpawnError::Clone {
                 namespaces: ns,
                 hint,

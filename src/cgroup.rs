@@ -381,9 +381,7 @@ fn make(
             _devices: None,
         };
         // On failure `made` is dropped, which removes the new cgroup again.
-        resources
-            .apply(made.cgroup())
-            .map_err(SpawnError::Cgroup)?;
+        resources.apply(made.cgroup()).map_err(SpawnError::Cgroup)?;
         let default_policy;
         let policy = match &cfg.devices {
             Some(p) => Some(p),

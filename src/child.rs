@@ -152,7 +152,10 @@ impl Child {
 
     /// The process id, as seen by the caller; `None` once the process has been reaped.
     pub fn id(&self) -> Option<u32> {
-        self.proc.status().is_none().then_some(self.proc.pid.get() as u32)
+        self.proc
+            .status()
+            .is_none()
+            .then_some(self.proc.pid.get() as u32)
     }
 
     /// The pidfd of the process (valid for as long as the `Child`).

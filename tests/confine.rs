@@ -10,7 +10,12 @@ use hutch::{CapSet, Capability, Container, SpawnError, Stdio};
 /// `/proc/self/status`.
 fn status_of(cmd: &mut hutch::Command) -> (u64, u64, u64, u64, u64, u32) {
     let out = cmd.stdout(Stdio::piped()).output().expect("spawn");
-    assert!(out.status.success(), "{:?} {}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{:?} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     parse_status(&String::from_utf8_lossy(&out.stdout))
 }
 
@@ -73,7 +78,10 @@ fn cap_drop_and_cap_add() {
         .arg("import socket\ntry:\n socket.socket(socket.AF_INET, socket.SOCK_RAW, 1)\nexcept PermissionError as e:\n print(e.errno)")
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), libc::EPERM.to_string());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        libc::EPERM.to_string()
+    );
     let mut none = Container::new();
     none.cap_drop_all();
     let st = status_of(none.command("cat").arg("/proc/self/status"));
@@ -86,7 +94,12 @@ fn a_non_root_user_gets_added_capabilities_as_ambient() {
     let mut c = Container::new();
     c.cap_add(Capability::NetBindService);
     let nbs = 1u64 << 10;
-    let st = status_of(c.command("cat").arg("/proc/self/status").uid(1000).gid(1000));
+    let st = status_of(
+        c.command("cat")
+            .arg("/proc/self/status")
+            .uid(1000)
+            .gid(1000),
+    );
     assert_eq!(st, (nbs, nbs, nbs, DOCKER, nbs, 1));
     // With the default set only, a non-root program has none.
     let st = status_of(

@@ -129,7 +129,10 @@ fn user_namespace_as_root_is_remapped_to_an_unprivileged_range() {
         .map(|n| n.parse().unwrap())
         .collect();
     let subuid = fs::read_to_string("/etc/subuid").unwrap_or_default();
-    if !subuid.lines().any(|l| l.starts_with("root:") || l.starts_with("0:")) {
+    if !subuid
+        .lines()
+        .any(|l| l.starts_with("root:") || l.starts_with("0:"))
+    {
         assert_eq!(map, [0, hutch::REMAP_DEFAULT_START, 65536]);
     }
     assert_ne!(map[1], 0, "container root is host root");
@@ -497,7 +500,13 @@ fn init_without_a_pid_namespace_is_refused() {
     c.share(Namespaces::PID).init(true);
     let err = expect_error("init without pid ns", &mut c.command("true"));
     assert!(
-        matches!(err, SpawnError::NeedsNamespace { namespace: hutch::Namespace::Pid, .. }),
+        matches!(
+            err,
+            SpawnError::NeedsNamespace {
+                namespace: hutch::Namespace::Pid,
+                ..
+            }
+        ),
         "{err:?}"
     );
 }

@@ -24,7 +24,11 @@ impl HostNs {
     fn new() -> HostNs {
         use std::sync::atomic::{AtomicU32, Ordering};
         static N: AtomicU32 = AtomicU32::new(0);
-        let name = format!("hutch-nt-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+        let name = format!(
+            "hutch-nt-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
         ip(&["netns", "add", &name]);
         ip(&["-n", &name, "link", "set", "lo", "up"]);
         let handle = Arc::new(NsHandle::open_path(format!("/run/netns/{name}")).unwrap());
@@ -71,7 +75,10 @@ impl Drop for HostNs {
 }
 
 fn ip(args: &[&str]) {
-    let st = std::process::Command::new("ip").args(args).status().unwrap();
+    let st = std::process::Command::new("ip")
+        .args(args)
+        .status()
+        .unwrap();
     assert!(st.success(), "ip {args:?}");
 }
 
@@ -119,7 +126,8 @@ fn containers_on_a_bridge_reach_each_other_by_address_and_name_and_leave_nothing
     let state = TempDir::new("hutch-net-state");
     let cfg = host.network(&state);
     let mut a = Container::new();
-    a.network(NetworkMode::Bridge(cfg.clone())).hostname("alpha");
+    a.network(NetworkMode::Bridge(cfg.clone()))
+        .hostname("alpha");
     let mut srv = server(&a);
     let net = srv.network().expect("a network");
     let addr_a = net.address().unwrap().addr();
@@ -140,17 +148,25 @@ fn containers_on_a_bridge_reach_each_other_by_address_and_name_and_leave_nothing
     .join("\n");
     let out = b.command("python3").args(["-c", &script]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.starts_with(&format!("{addr_a} hello from ")), "{text}");
     // /etc/hosts names the container itself too.
-    let hosts = String::from_utf8(b.command("cat").arg("/etc/hosts").output().unwrap().stdout).unwrap();
+    let hosts =
+        String::from_utf8(b.command("cat").arg("/etc/hosts").output().unwrap().stdout).unwrap();
     assert!(hosts.contains("beta") && hosts.contains("alpha"), "{hosts}");
     srv.kill().unwrap();
     srv.wait().unwrap();
     drop(srv);
     // Nothing of the containers is left: no veth, no lease, no per-container chain.
     let links = host.links();
-    assert!(!links.contains("veth") && links.lines().count() <= 2, "{links}");
+    assert!(
+        !links.contains("veth") && links.lines().count() <= 2,
+        "{links}"
+    );
     let leases = std::fs::read_dir(&state.0).unwrap().count();
     assert!(leases >= 1);
     let rules = host.ruleset();
@@ -206,7 +222,11 @@ fn joining_another_containers_network_namespace() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("eth0"), "{text} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        text.contains("eth0"),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let _ = addr;
     srv.kill().unwrap();
     srv.wait().unwrap();

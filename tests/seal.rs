@@ -64,11 +64,7 @@ fn an_inherited_descriptor_never_reaches_a_container() {
     let mut c = Container::new();
     c.init(true);
     assert_eq!(shell_fds(&c), [0, 1, 2], "under an init");
-    let mut child = Container::new()
-        .command("sleep")
-        .arg("30")
-        .spawn()
-        .unwrap();
+    let mut child = Container::new().command("sleep").arg("30").spawn().unwrap();
     let out = child
         .exec("/bin/sh")
         .arg("-c")
@@ -90,7 +86,11 @@ fn a_rootfs_container_cannot_walk_out_through_an_inherited_directory() {
     for d in ["usr", "proc", "tmp"] {
         fs::create_dir(root.0.join(d)).unwrap();
     }
-    for (link, target) in [("bin", "usr/bin"), ("lib", "usr/lib"), ("lib64", "usr/lib64")] {
+    for (link, target) in [
+        ("bin", "usr/bin"),
+        ("lib", "usr/lib"),
+        ("lib64", "usr/lib64"),
+    ] {
         std::os::unix::fs::symlink(target, root.0.join(link)).unwrap();
     }
     let secret = TempDir::new("hutch-secret");
@@ -177,7 +177,10 @@ fn the_init_holds_nothing_of_the_caller() {
     let _g = shared();
     let mut c = Container::new();
     c.init(true);
-    let out = sh_out(&c, "readlink /proc/1/exe; cat /proc/1/maps; ls /proc/1/fd | wc -l");
+    let out = sh_out(
+        &c,
+        "readlink /proc/1/exe; cat /proc/1/maps; ls /proc/1/fd | wc -l",
+    );
     let mut lines = out.lines();
     let exe = lines.next().unwrap();
     assert!(exe.starts_with("/memfd:hutch-init"), "PID 1 is {exe}");
@@ -226,7 +229,12 @@ fn exec_into_a_container_leaks_nothing_to_a_scanner_inside() {
     let _g = shared();
     let marker_dir = TempDir::new("hutch-exec-marker");
     let _leak = leaky_dir_fd(&marker_dir.0);
-    let name = marker_dir.0.file_name().unwrap().to_string_lossy().into_owned();
+    let name = marker_dir
+        .0
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     let mut c = Container::new();
     c.user_namespace(true);
     let script = format!(
@@ -253,7 +261,12 @@ fn exec_into_a_container_leaks_nothing_to_a_scanner_inside() {
         execs += 1;
     }
     let mut out = String::new();
-    scanner.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    scanner
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
     scanner.wait().unwrap();
     assert!(execs > 5);
     assert_eq!(out, "clean\n", "the scanner saw the caller's descriptor");
@@ -363,11 +376,19 @@ fn exec_starts_with_the_container_environment_and_directory() {
         .current_dir("/tmp")
         .spawn()
         .unwrap();
-    let out = child.exec("/bin/sh").arg("-c").arg("env; pwd").output().unwrap();
+    let out = child
+        .exec("/bin/sh")
+        .arg("-c")
+        .arg("env; pwd")
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("FROM_CONTAINER=yes"), "{text}");
     assert!(text.contains("FROM_COMMAND=1"), "{text}");
-    assert!(!text.contains("CARGO"), "the caller's environment leaked: {text}");
+    assert!(
+        !text.contains("CARGO"),
+        "the caller's environment leaked: {text}"
+    );
     assert!(text.ends_with("/tmp\n"), "{text}");
     child.kill().unwrap();
     child.wait().unwrap();

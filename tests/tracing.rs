@@ -60,7 +60,18 @@ fn a_spawn_reports_its_steps() {
     });
     let seen = c.0.lock().unwrap().clone();
     assert_eq!(seen.first().map(String::as_str), Some("span hutch.spawn"));
-    for step in ["plan", "descriptors", "cgroup", "prepare", "clone", "wait for exec", "running"] {
-        assert!(seen.iter().any(|s| s == step), "no step {step:?} in {seen:?}");
+    for step in [
+        "plan",
+        "descriptors",
+        "cgroup",
+        "prepare",
+        "clone",
+        "wait for exec",
+        "running",
+    ] {
+        assert!(
+            seen.iter().any(|s| s == step),
+            "no step {step:?} in {seen:?}"
+        );
     }
 }

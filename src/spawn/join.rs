@@ -77,7 +77,9 @@ pub(crate) fn finish(
         }
     }
     // The intermediate ends by itself once it has forked (or failed).
-    let intermediate_status = sys::waitid_pidfd(intermediate.as_fd(), false).ok().flatten();
+    let intermediate_status = sys::waitid_pidfd(intermediate.as_fd(), false)
+        .ok()
+        .flatten();
     match (error, progress.joined()) {
         (Some(e), Some(pid)) => {
             // It reported its failure and exits by itself.

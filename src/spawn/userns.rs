@@ -112,16 +112,15 @@ pub(crate) fn prepare(
     if ns.contains(Namespaces::USER) {
         let (uid, gid, setgroups) = id_maps(&c.userns)?;
         for (kind, map) in [(IdKind::Uid, &uid), (IdKind::Gid, &gid)] {
-            map.validate().map_err(|source| {
-                SpawnError::InvalidIdMap(IdMapError::Invalid { kind, source })
-            })?;
+            map.validate()
+                .map_err(|source| SpawnError::InvalidIdMap(IdMapError::Invalid { kind, source }))?;
         }
         setup.setgroups = setgroups;
         // A namespace that does not map the caller's own ids to root (a remapped one): the
         // child is nobody there until it switches to uid and gid 0 inside, right after its
         // maps are written and before it creates anything.
-        plan.become_root = uid.to_outside(0) != Some(sys::geteuid())
-            || gid.to_outside(0) != Some(sys::getegid());
+        plan.become_root =
+            uid.to_outside(0) != Some(sys::geteuid()) || gid.to_outside(0) != Some(sys::getegid());
         setup.mapped = Some((uid.clone(), gid.clone()));
         // An unprivileged caller mapping just itself to root (the automatic user namespace)
         // lets the child write its own maps, as `unshare --map-root-user` does: the parent

@@ -855,8 +855,7 @@ fn start_init(p: &Prepared, init: InitPlan) -> usize {
         sys_close(gate[1]);
         let mut byte = 0u8;
         // SAFETY: reading one byte into a stack variable; returns 0 at end of file.
-        while unsafe { libc::syscall(libc::SYS_read, gate[0], &mut byte as *mut u8, 1usize) }
-            == -1
+        while unsafe { libc::syscall(libc::SYS_read, gate[0], &mut byte as *mut u8, 1usize) } == -1
             && errno() == libc::EINTR
         {}
         sys_close(gate[0]);

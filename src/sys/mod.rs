@@ -455,8 +455,11 @@ impl ProgressPage {
     /// The pid the kernel stored for a process forked into a joined container, if any.
     pub(crate) fn joined(&self) -> Option<libc::pid_t> {
         // SAFETY: as in `step`.
-        let pid =
-            unsafe { (*self.page.as_ptr()).joined.load(std::sync::atomic::Ordering::Relaxed) };
+        let pid = unsafe {
+            (*self.page.as_ptr())
+                .joined
+                .load(std::sync::atomic::Ordering::Relaxed)
+        };
         (pid > 0).then_some(pid)
     }
 }

@@ -7,21 +7,29 @@
 #
 # Needs root (the VM runner exports / over 9p) and installs, when missing:
 #   qemu-system-x86 linux-image-amd64 busybox-static kmod iproute2 xz-utils cpio
-# (about 90 s of apt on a fresh machine). Environment: VM_* knobs of run-in-vm.sh;
+# (about 90 s of apt on a fresh machine), and apparmor (apparmor_parser, for the AppArmor test:
+# the VM's root file system is the host's). Environment: VM_* knobs of run-in-vm.sh;
 # VM_TEST_THREADS (default 1) is passed as --test-threads.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$ROOT"
+if ! command -v apparmor_parser >/dev/null; then
+    echo "vm-tests: installing apparmor (apparmor_parser)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    { apt-get update -qq && apt-get install -y -qq --no-install-recommends apparmor; } >&2
+fi
 command -v python3 >/dev/null || { echo "vm-tests: python3 is needed to read cargo's JSON" >&2; exit 2; }
 
-# Packages with a test target named `vm` (found through cargo metadata, not hard-coded).
-mapfile -t PKGS < <(cargo metadata --no-deps --format-version 1 | python3 -c '
+# Test targets named `vm` or `vm_*` of every package (found through cargo metadata, not
+# hard-coded), as "package target" lines.
+mapfile -t TARGETS < <(cargo metadata --no-deps --format-version 1 | python3 -c '
 import json, sys
 for p in json.load(sys.stdin)["packages"]:
-    if any(t["name"] == "vm" and "test" in t["kind"] for t in p["targets"]):
-        print(p["name"])')
-if [[ ${#PKGS[@]} -eq 0 ]]; then
+    for t in p["targets"]:
+        if "test" in t["kind"] and (t["name"] == "vm" or t["name"].startswith("vm_")):
+            print(p["name"], t["name"])')
+if [[ ${#TARGETS[@]} -eq 0 ]]; then
     echo "vm-tests: no package has a \`vm\` test target" >&2
     exit 2
 fi
@@ -29,23 +37,24 @@ fi
 OUT=$ROOT/target/vm-tests
 mkdir -p "$OUT"
 : >"$OUT/binaries"
-for pkg in "${PKGS[@]}"; do
-    echo "vm-tests: building the vm tests of $pkg" >&2
-    cargo test -p "$pkg" --features vm-tests --test vm --no-run --message-format=json \
-        | python3 -c '
-import json, sys
+for line in "${TARGETS[@]}"; do
+    read -r pkg target <<<"$line"
+    echo "vm-tests: building the $target tests of $pkg" >&2
+    cargo test -p "$pkg" --features vm-tests --test "$target" --no-run --message-format=json \
+        | T="$target" python3 -c '
+import json, os, sys
 for line in sys.stdin:
     try:
         m = json.loads(line)
     except ValueError:
         continue
     if m.get("reason") == "compiler-artifact" and m.get("executable") \
-            and m["target"]["name"] == "vm" and "test" in m["target"]["kind"]:
+            and m["target"]["name"] == os.environ["T"] and "test" in m["target"]["kind"]:
         print(m["executable"])' >>"$OUT/binaries"
 done
 mapfile -t BINS <"$OUT/binaries"
-if [[ ${#BINS[@]} -ne ${#PKGS[@]} ]]; then
-    echo "vm-tests: expected ${#PKGS[@]} test binaries, got ${#BINS[@]}: ${BINS[*]}" >&2
+if [[ ${#BINS[@]} -ne ${#TARGETS[@]} ]]; then
+    echo "vm-tests: expected ${#TARGETS[@]} test binaries, got ${#BINS[@]}: ${BINS[*]}" >&2
     exit 2
 fi
 

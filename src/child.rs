@@ -107,6 +107,8 @@ pub struct Child {
     /// Torn down (veth, rules, lease, name files) after the process is gone: declared after
     /// `cgroup`, dropped after it.
     network: Option<crate::net::ContainerNetwork>,
+    /// What the Landlock ruleset enforces, when there is one.
+    landlock: Option<crate::LandlockStatus>,
     /// The writing end of the program's standard input, when piped.
     pub stdin: Option<PipeWriter>,
     /// The reading end of the program's standard output, when piped.
@@ -144,6 +146,7 @@ impl Child {
             namespaces,
             cgroup,
             network,
+            landlock: None,
             stdin: stdin.map(PipeWriter::from),
             stdout: stdout.map(PipeReader::from),
             stderr: stderr.map(PipeReader::from),
@@ -387,6 +390,17 @@ impl Child {
             setgroups: self.link.setgroups,
             exec_defaults: self.link.exec_defaults.clone(),
         }
+    }
+
+    pub(crate) fn with_landlock(mut self, status: Option<crate::LandlockStatus>) -> Child {
+        self.landlock = status;
+        self
+    }
+
+    /// What the container's Landlock ruleset enforces (its ABI, the access rights handled,
+    /// what the kernel could not enforce in best-effort mode), when it has one.
+    pub fn landlock(&self) -> Option<&crate::LandlockStatus> {
+        self.landlock.as_ref()
     }
 
     /// The container's network, when it is on a bridge network or pasta: its address,

@@ -30,6 +30,12 @@ pub(crate) struct Confinement {
     pub no_new_privs: bool,
     /// `privileged()`: every capability the caller has, no masks, all devices.
     pub privileged: bool,
+    /// Landlock rules enforced on the program.
+    pub landlock: Option<crate::confine::landlock::Landlock>,
+    /// AppArmor profile the program runs under.
+    pub apparmor: Option<OsString>,
+    /// SELinux context the program runs under.
+    pub selinux: Option<OsString>,
 }
 
 impl Default for Confinement {
@@ -39,6 +45,9 @@ impl Default for Confinement {
             caps_added: CapSet::empty(),
             no_new_privs: true,
             privileged: false,
+            landlock: None,
+            apparmor: None,
+            selinux: None,
         }
     }
 }
@@ -195,6 +204,9 @@ impl Container {
             caps_added: CapSet::empty(),
             no_new_privs: false,
             privileged: false,
+            landlock: None,
+            apparmor: None,
+            selinux: None,
         };
         c
     }
@@ -364,6 +376,58 @@ impl Container {
         self.confine.caps = Some(CapSet::all());
         self.confine.caps_added = CapSet::empty();
         self.confine.no_new_privs = false;
+        self.confine.apparmor = None;
+        self.confine.selinux = None;
+        self
+    }
+
+    /// Runs the program under the AppArmor profile `profile` (`docker run --security-opt
+    /// apparmor=PROFILE`; `"unconfined"` is valid): the child writes `exec PROFILE` to
+    /// `/proc/thread-self/attr/apparmor/exec` (`/proc/thread-self/attr/exec` before 5.8), and
+    /// the kernel switches at `execve`.
+    ///
+    /// # Errors
+    ///
+    /// Reported by `spawn`: AppArmor is not enabled on this kernel (the error says how to
+    /// enable it; the setting is never ignored), or the profile is not loaded (`ENOENT` from
+    /// the child's write).
+    #[doc(alias = "aa_change_onexec")]
+    pub fn apparmor_profile(&mut self, profile: impl AsRef<OsStr>) -> &mut Self {
+        self.confine.apparmor = Some(profile.as_ref().to_owned());
+        self
+    }
+
+    /// Runs the program with the SELinux context `label` (`user:role:type[:level]`;
+    /// `docker run --security-opt label=...`), written to `/proc/thread-self/attr/exec`.
+    ///
+    /// # Errors
+    ///
+    /// Reported by `spawn`: SELinux is not enabled on this kernel (never ignored), or the
+    /// context is refused.
+    #[doc(alias = "setexeccon")]
+    pub fn selinux_label(&mut self, label: impl AsRef<OsStr>) -> &mut Self {
+        self.confine.selinux = Some(label.as_ref().to_owned());
+        self
+    }
+
+    /// Confines the program's file-system access (and, on kernels with Landlock ABI 4, TCP
+    /// binds and connects) with a Landlock ruleset: everything the rules do not allow is
+    /// denied. The ruleset is built in the parent; the child only calls
+    /// `landlock_restrict_self`. Best effort by default (the kernel's ABI decides what is
+    /// enforced); `Landlock::require_abi` fails the spawn on older kernels.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut rules = hutch::Landlock::new();
+    /// rules.read_only("/usr").read_only("/lib").read_only("/etc").read_write("/tmp");
+    /// let mut c = hutch::Container::new();
+    /// c.landlock(rules);
+    /// c.command("/bin/ls").arg("/tmp").status()?;
+    /// # Ok(()) }
+    /// ```
+    #[doc(alias = "landlock_restrict_self")]
+    pub fn landlock(&mut self, rules: crate::confine::landlock::Landlock) -> &mut Self {
+        self.confine.landlock = Some(rules);
         self
     }
 

@@ -95,6 +95,10 @@ pub enum Step {
     /// Applying the capability plan (bounding set, ids, capset, ambient, no_new_privs); the
     /// inner error names the sub-step and capability.
     Capabilities,
+    /// Writing an LSM exec label (AppArmor profile, SELinux context).
+    LsmLabel,
+    /// Enforcing the Landlock ruleset (`landlock_restrict_self`).
+    Landlock,
     /// A step this version does not know (a report from a mismatched build).
     Unknown(u32),
 }
@@ -127,6 +131,8 @@ impl Step {
             step::INIT_EXEC => Step::InitExec,
             step::START | 0 => Step::Start,
             step::CAPABILITIES => Step::Capabilities,
+            step::LSM_LABEL => Step::LsmLabel,
+            step::LANDLOCK => Step::Landlock,
             other => Step::Unknown(other),
         }
     }
@@ -159,6 +165,8 @@ impl Step {
             Step::InitExec => "init exec",
             Step::Start => "start",
             Step::Capabilities => "capabilities",
+            Step::LsmLabel => "lsm label",
+            Step::Landlock => "landlock",
             Step::Unknown(_) => "unknown",
         }
     }
@@ -449,6 +457,14 @@ pub enum SpawnError {
         /// Why.
         reason: &'static str,
     },
+    /// An AppArmor or SELinux label cannot be used (the LSM is not enabled, the profile is
+    /// not loaded, the context is malformed) or failed in the child.
+    #[error("LSM confinement")]
+    Lsm(#[source] Box<crate::confine::lsm::LsmError>),
+    /// The Landlock ruleset could not be built (a rule path that does not exist, a kernel
+    /// older than a required ABI).
+    #[error("Landlock ruleset")]
+    Landlock(#[source] Box<crate::confine::landlock::LandlockError>),
     /// The device access policy could not be loaded or attached to the container's cgroup.
     #[error("device access policy")]
     Devices(#[source] hutch_cgroup::device::DeviceError),

@@ -131,10 +131,11 @@
 mod cgroup;
 mod child;
 mod command;
+mod confine;
 mod container;
 mod error;
-mod net;
 pub mod harness;
+mod net;
 pub mod preflight;
 mod spawn;
 mod stdio;
@@ -143,10 +144,14 @@ mod trace;
 
 pub use child::{Child, ControlError, Signal, TimedOutput};
 pub use command::Command;
-pub use net::{ContainerNetwork, NetworkMode};
+pub use confine::landlock::{
+    Enforcement, LANDLOCK_ABI_KNOWN, Landlock, LandlockError, LandlockStatus, LandlockUnavailable,
+};
+pub use confine::lsm::{Lsm, LsmError};
 pub use container::{Container, REMAP_DEFAULT_START, UserNamespace};
 pub use error::{Pid, SpawnError, Step, error_chain};
 pub use hutch_ns::{Namespace, Namespaces};
+pub use net::{ContainerNetwork, NetworkMode};
 pub use preflight::preflight;
 pub use stdio::Stdio;
 

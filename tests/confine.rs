@@ -156,3 +156,68 @@ fn host_keeps_the_callers_capabilities() {
     let st = status_of(Container::host().command("cat").arg("/proc/self/status"));
     assert_eq!((st.2, st.3, st.5), (mine.2, mine.3, 0));
 }
+
+#[test]
+fn landlock_confines_the_file_system() {
+    let _g = shared();
+    let dir = std::path::PathBuf::from("/var/tmp").join(common::unique("hutch-landlock"));
+    std::fs::create_dir(&dir).unwrap();
+    let mut rules = hutch::Landlock::new();
+    for p in ["/usr", "/lib", "/lib64", "/bin", "/etc"] {
+        if std::path::Path::new(p).exists() {
+            rules.read_only(p);
+        }
+    }
+    rules.read_write(&dir);
+    let mut c = Container::new();
+    c.landlock(rules).bind(&dir, &dir);
+    let script = format!(
+        "cat /etc/hostname >/proc/self/fd/1 && echo read-ok; touch /etc/x 2>&1; \
+         touch {d}/y && echo write-ok; ls /root 2>&1; true",
+        d = dir.display()
+    );
+    let out = c.command("/bin/sh").args(["-c", &script]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("read-ok") && text.contains("write-ok"), "{text} {err}");
+    // Read-only file system (the host tree) or Landlock's own denial.
+    assert!(
+        text.contains("touch: cannot touch '/etc/x'"),
+        "{text} {err}"
+    );
+    assert!(text.contains("ls: cannot open directory '/root': Permission denied"), "{text} {err}");
+    let child = c.command("true").spawn().unwrap();
+    assert!(child.landlock().unwrap().abi() >= 1);
+    drop(child);
+    std::fs::remove_dir_all(&dir).unwrap();
+    // A rule path that does not exist is an error naming it.
+    let mut rules = hutch::Landlock::new();
+    rules.read_only("/no/such/path");
+    let mut c = Container::new();
+    c.landlock(rules);
+    let err = c.command("true").spawn().unwrap_err();
+    assert!(matches!(err, SpawnError::Landlock(_)), "{err:?}");
+    assert!(hutch::error_chain(&err).contains("/no/such/path"), "{err}");
+}
+
+#[test]
+fn an_lsm_that_is_not_enabled_is_an_error_not_ignored() {
+    let _g = shared();
+    let lsms = std::fs::read_to_string("/sys/kernel/security/lsm").unwrap_or_default();
+    if !lsms.contains("apparmor") {
+        let mut c = Container::new();
+        c.apparmor_profile("docker-default");
+        let err = c.command("true").spawn().unwrap_err();
+        assert!(matches!(err, SpawnError::Lsm(_)), "{err:?}");
+        assert!(hutch::error_chain(&err).contains("AppArmor is not enabled"), "{err}");
+    } else {
+        println!("AppArmor is enabled here: the absent-LSM error is tested elsewhere");
+    }
+    if !lsms.contains("selinux") {
+        let mut c = Container::new();
+        c.selinux_label("system_u:system_r:container_t:s0");
+        let err = c.command("true").spawn().unwrap_err();
+        assert!(matches!(err, SpawnError::Lsm(_)), "{err:?}");
+        assert!(hutch::error_chain(&err).contains("SELinux is not enabled"), "{err}");
+    }
+}

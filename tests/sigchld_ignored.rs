@@ -11,7 +11,12 @@ fn an_init_started_by_a_caller_that_ignores_sigchld_still_sees_its_program_end()
     unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
     let mut c = hutch::Container::new();
     c.init(true);
-    let child = c.command("/bin/sh").arg("-c").arg("exit 3").spawn();
+    // The program outlives our own SIG_IGN (restored below), so that its end is ours to reap.
+    let child = c
+        .command("/bin/sh")
+        .arg("-c")
+        .arg("sleep 0.5; exit 3")
+        .spawn();
     // Waiting for our own children needs SIGCHLD back at its default.
     // SAFETY: as above.
     unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };

@@ -21,7 +21,9 @@ use crate::error::{Pid, Step};
 use crate::sys::{self, Join, Prepared, ProgressPage};
 use crate::{Command, SpawnError};
 
-pub(crate) fn prepare(j: &JoinTarget, fds: &Fds, report_fd: RawFd) -> Result<Join, SpawnError> {
+/// `keep`: the descriptors of other layers the program's process still needs (the report
+/// pipe, a Landlock ruleset).
+pub(crate) fn prepare(j: &JoinTarget, fds: &Fds, keep: &[RawFd]) -> Result<Join, SpawnError> {
     let target = |source| SpawnError::JoinTarget { pid: j.pid, source };
     let pidfd = j
         .pidfd
@@ -36,7 +38,8 @@ pub(crate) fn prepare(j: &JoinTarget, fds: &Fds, report_fd: RawFd) -> Result<Joi
         Some(Ok(fd)) => Some(fd.as_raw_fd()),
         Some(Err(e)) => return Err(target(io::Error::from_raw_os_error(*e))),
     };
-    let mut extra = vec![report_fd, pidfd.as_raw_fd()];
+    let mut extra = keep.to_vec();
+    extra.push(pidfd.as_raw_fd());
     extra.extend(cgroup_fd);
     Ok(Join {
         pidfd: pidfd.as_raw_fd(),

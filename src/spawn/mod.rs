@@ -181,6 +181,11 @@ fn abandon(pidfd: BorrowedFd<'_>) {
 
 /// Turns a failure record from the child into an error naming the step and what it acted on.
 fn child_error(rec: Record, plan: &Prepared, cmd: &Command) -> SpawnError {
+    if rec.tag == sys::TAG_LSM_ERROR
+        && let Some(label) = plan.labels.get(rec.step as usize)
+    {
+        return SpawnError::Lsm(Box::new(label.failure(rec.index, rec.errno)));
+    }
     if rec.tag == sys::TAG_CAPS_ERROR
         && let Some(f) = hutch_caps::CapsFailure::decode(rec.step, rec.index, rec.errno)
     {
@@ -336,6 +341,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     fds::check_limit(cmd)?;
     let fds = fds::prepare(cmd, defaults)?;
     let floor = fds.floor;
+    let (labels, landlock) = confine(cmd, floor)?;
     let init_fd = if c.init && !joining {
         match sys::init::memfd().map_err(parent("creating the init program (memfd_create)"))? {
             Some(fd) => Some(sys::dup_at_least(fd.as_fd(), floor).map_err(parent("dup"))?),
@@ -349,7 +355,11 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     let report_w = sys::at_least(report_w.into(), floor).map_err(parent("dup"))?;
     let progress = ProgressPage::new().map_err(parent("mmap"))?;
     let join = match &cmd.join {
-        Some(j) => Some(join::prepare(j, &fds, report_w.as_raw_fd())?),
+        Some(j) => {
+            let mut keep = vec![report_w.as_raw_fd()];
+            keep.extend(landlock.as_ref().and_then(|l| l.fd()));
+            Some(join::prepare(j, &fds, &keep)?)
+        }
         None => None,
     };
 
@@ -437,6 +447,8 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         caps,
         cwd,
         fds: fds.plan,
+        labels,
+        landlock,
         init,
         exec,
     };
@@ -563,6 +575,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         // Only now: a failed spawn removes the cgroup even when it was to be kept.
         cg.keep(c.cgroup.options.keep);
     }
+    let landlock_status = plan.landlock.as_ref().map(|l| l.status().clone());
     drop(plan);
     trace.step("wait for exec");
     trace.done(pid.get());
@@ -584,7 +597,39 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         cgroup,
         link,
         network,
-    ))
+    )
+    .with_landlock(landlock_status))
+}
+
+/// The confinement layers prepared in the parent: LSM exec labels, the Landlock ruleset
+/// (its descriptor above `floor`).
+#[allow(clippy::type_complexity)]
+fn confine(
+    cmd: &Command,
+    floor: std::os::fd::RawFd,
+) -> Result<
+    (
+        Vec<crate::confine::lsm::PreparedLabel>,
+        Option<crate::confine::landlock::PreparedLandlock>,
+    ),
+    SpawnError,
+> {
+    use crate::confine::{landlock, lsm};
+    let c = &cmd.container.confine;
+    let mut labels = Vec::new();
+    if let Some(profile) = &c.apparmor {
+        labels.push(lsm::prepare_apparmor(profile).map_err(|e| SpawnError::Lsm(Box::new(e)))?);
+    }
+    if let Some(context) = &c.selinux {
+        labels.push(lsm::prepare_selinux(context).map_err(|e| SpawnError::Lsm(Box::new(e)))?);
+    }
+    let landlock = match &c.landlock {
+        Some(rules) => Some(
+            landlock::prepare(rules, floor).map_err(|e| SpawnError::Landlock(Box::new(e)))?,
+        ),
+        None => None,
+    };
+    Ok((labels, landlock))
 }
 
 /// The namespaces to join instead of creating, as `(descriptor, CLONE_NEW* type)`.

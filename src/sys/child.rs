@@ -17,10 +17,9 @@
 //! | 8 | working directory | `chdir` | `Chdir` |
 //! | 9 | descriptors | mark all above 2 close-on-exec, connect stdio and passed descriptors | `CloseFds`, `Stdio`, `PassFd` |
 //! | 10 | init | fork the program, exec the init program (sealed memfd) | `Dumpable`, `InitFork`, `InitExec` |
+//! | 10b | confinement, in each process that execs | LSM exec label (program only), Landlock; seccomp last | `LsmLabel`, `Landlock` |
 //! | 11 | exec | empty the signal mask, `execve` along the prepared `PATH` candidates | `Signals`, `Exec` |
 //!
-//! Later confinement layers (capabilities, no_new_privs, LSM labels, Landlock, seccomp) join
-//! between 9 and 10, seccomp last.
 //!
 //! Before each step the child stores the step's number in a shared page ([`Progress`]), so
 //! that a child that dies without a word (killed, out of memory, a fault) is reported with the
@@ -34,7 +33,8 @@ use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use hutch_ns::mount::PreparedMounts;
 
 use super::{
-    CLONE_INTO_CGROUP, CloneArgs, Record, TAG_CAPS_ERROR, TAG_ERROR, TAG_MOUNT_ERROR, TAG_READY,
+    CLONE_INTO_CGROUP, CloneArgs, Record, TAG_CAPS_ERROR, TAG_ERROR, TAG_LSM_ERROR,
+    TAG_MOUNT_ERROR, TAG_READY,
 };
 
 /// Steps of the child, as sent over the report pipe and stored in [`Progress`]. The public
@@ -66,6 +66,8 @@ pub(crate) mod step {
     /// The first thing the child does.
     pub const START: u32 = 24;
     pub const CAPABILITIES: u32 = 25;
+    pub const LSM_LABEL: u32 = 26;
+    pub const LANDLOCK: u32 = 27;
 }
 
 /// A page shared with the parent (`MAP_SHARED`, so also with a fork-like child and its own
@@ -183,6 +185,10 @@ pub(crate) struct Prepared {
     pub caps: Option<hutch_caps::PreparedCaps>,
     pub cwd: Option<CString>,
     pub fds: FdPlan,
+    /// LSM exec labels (AppArmor, SELinux), written before the program's exec.
+    pub labels: Vec<crate::confine::lsm::PreparedLabel>,
+    /// The Landlock ruleset enforced before exec.
+    pub landlock: Option<crate::confine::landlock::PreparedLandlock>,
     pub init: Option<InitPlan>,
     pub exec: ExecPlan,
 }
@@ -423,6 +429,7 @@ pub(crate) unsafe fn child_main(p: &Prepared) -> ! {
     if let Some(init) = p.init {
         slot = start_init(p, init);
     }
+    confine(p, slot, true);
     reach(p, slot, step::SIGNALS);
     if sigmask_all(false, None) == -1 {
         fail(p, step::SIGNALS, 0);
@@ -862,6 +869,9 @@ fn start_init(p: &Prepared, init: InitPlan) -> usize {
         return 1;
     }
     sys_close(gate[0]);
+    // The init is confined like the program (so the program cannot use it to get out), but
+    // keeps no LSM exec label: that is for the program's own exec.
+    confine(p, 0, false);
     match init {
         InitPlan::Program { memfd } => {
             reach(p, 0, step::INIT_EXEC);
@@ -888,6 +898,36 @@ fn start_init(p: &Prepared, init: InitPlan) -> usize {
             fail(p, step::INIT_EXEC, 0)
         }
         InitPlan::InProcess => in_process_init(pid as libc::pid_t),
+    }
+}
+
+/// The confinement layers, last before exec, in each process that execs: the LSM exec label
+/// (for the program only, `label`), then Landlock (after every mount and file-system step:
+/// mounting is refused once it is in force).
+fn confine(p: &Prepared, slot: usize, label: bool) {
+    if label {
+        for (i, l) in p.labels.iter().enumerate() {
+            reach(p, slot, step::LSM_LABEL);
+            if let Err((index, errno)) = l.apply() {
+                send(
+                    p.report_fd,
+                    Record {
+                        tag: TAG_LSM_ERROR,
+                        step: i as u32,
+                        index,
+                        errno,
+                    },
+                );
+                exit(127);
+            }
+        }
+    }
+    if let Some(l) = &p.landlock {
+        reach(p, slot, step::LANDLOCK);
+        if let Err(e) = l.apply() {
+            set_errno(e);
+            fail(p, step::LANDLOCK, 0);
+        }
     }
 }
 

@@ -50,6 +50,8 @@ pub(crate) const TAG_MOUNT_ERROR: u32 = 2;
 pub(crate) const TAG_READY: u32 = 3;
 /// The capability plan failed: `(step, index, errno)` is `CapsFailure::encode`.
 pub(crate) const TAG_CAPS_ERROR: u32 = 5;
+/// An LSM exec label failed: `step` is the label's index in the plan, `index` open/write.
+pub(crate) const TAG_LSM_ERROR: u32 = 6;
 
 /// A record on the report pipe, as plain integers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

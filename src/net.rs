@@ -5,7 +5,7 @@
 //! The child waits on its sync channel while the parent creates the veth pair (the peer
 //! directly inside the child's namespace), addresses, routes and published ports, and fills
 //! the container's `/etc/hosts` and `/etc/resolv.conf` (files of its own under
-//! `/run/hutch/containers/`, bind-mounted read-only, whose content is written once the address
+//! `/run/hutch/containers/` for root, bind-mounted read-only, whose content is written once the address
 //! is known). Everything is undone when the container's [`Child`](crate::Child) goes away.
 
 use std::net::IpAddr;
@@ -142,8 +142,28 @@ impl Drop for Files {
     }
 }
 
-/// Where containers' generated files live.
-const FILES_ROOT: &str = "/run/hutch/containers";
+/// Where containers' generated files live: `/run/hutch/containers` for root, else
+/// `$XDG_RUNTIME_DIR/hutch/containers`, else `/tmp/hutch-UID/containers` (made `0700`).
+fn files_root() -> PathBuf {
+    let uid = crate::sys::geteuid();
+    if uid == 0 {
+        return PathBuf::from("/run/hutch/containers");
+    }
+    let base = match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) if Path::new(&d).is_absolute() => PathBuf::from(d).join("hutch"),
+        _ => std::env::temp_dir().join(format!("hutch-{uid}")),
+    };
+    base.join("containers")
+}
+
+/// Creates `dir` and its missing parents, private to the caller.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
 
 /// The parent's side of the network layer for one spawn.
 pub(crate) struct NetSetup {
@@ -185,7 +205,7 @@ fn files_error(path: &Path) -> impl FnOnce(std::io::Error) -> SpawnError + '_ {
 fn remove_stale_files() {
     static DONE: std::sync::Once = std::sync::Once::new();
     DONE.call_once(|| {
-        let Ok(entries) = std::fs::read_dir(FILES_ROOT) else {
+        let Ok(entries) = std::fs::read_dir(files_root()) else {
             return;
         };
         for e in entries.flatten() {
@@ -255,12 +275,12 @@ pub(crate) fn prepare(cmd: &Command, ns: Namespaces) -> Result<Option<NetSetup>,
     let files = if ns.contains(Namespaces::MOUNT) {
         remove_stale_files();
         static N: AtomicU64 = AtomicU64::new(0);
-        let dir = Path::new(FILES_ROOT).join(format!(
+        let dir = files_root().join(format!(
             "hutch-{}-{}",
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         ));
-        std::fs::create_dir_all(&dir).map_err(files_error(&dir))?;
+        create_private_dir(&dir).map_err(files_error(&dir))?;
         let files = Files { dir };
         for name in ["hosts", "resolv.conf"] {
             let p = files.dir.join(name);

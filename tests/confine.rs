@@ -179,13 +179,19 @@ fn landlock_confines_the_file_system() {
     let out = c.command("/bin/sh").args(["-c", &script]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(text.contains("read-ok") && text.contains("write-ok"), "{text} {err}");
+    assert!(
+        text.contains("read-ok") && text.contains("write-ok"),
+        "{text} {err}"
+    );
     // Read-only file system (the host tree) or Landlock's own denial.
     assert!(
         text.contains("touch: cannot touch '/etc/x'"),
         "{text} {err}"
     );
-    assert!(text.contains("ls: cannot open directory '/root': Permission denied"), "{text} {err}");
+    assert!(
+        text.contains("ls: cannot open directory '/root': Permission denied"),
+        "{text} {err}"
+    );
     let child = c.command("true").spawn().unwrap();
     assert!(child.landlock().unwrap().abi() >= 1);
     drop(child);
@@ -209,7 +215,10 @@ fn an_lsm_that_is_not_enabled_is_an_error_not_ignored() {
         c.apparmor_profile("docker-default");
         let err = c.command("true").spawn().unwrap_err();
         assert!(matches!(err, SpawnError::Lsm(_)), "{err:?}");
-        assert!(hutch::error_chain(&err).contains("AppArmor is not enabled"), "{err}");
+        assert!(
+            hutch::error_chain(&err).contains("AppArmor is not enabled"),
+            "{err}"
+        );
     } else {
         println!("AppArmor is enabled here: the absent-LSM error is tested elsewhere");
     }
@@ -218,6 +227,9 @@ fn an_lsm_that_is_not_enabled_is_an_error_not_ignored() {
         c.selinux_label("system_u:system_r:container_t:s0");
         let err = c.command("true").spawn().unwrap_err();
         assert!(matches!(err, SpawnError::Lsm(_)), "{err:?}");
-        assert!(hutch::error_chain(&err).contains("SELinux is not enabled"), "{err}");
+        assert!(
+            hutch::error_chain(&err).contains("SELinux is not enabled"),
+            "{err}"
+        );
     }
 }

@@ -245,3 +245,94 @@ fn bad_network_settings_are_clear_errors() {
     assert!(matches!(err, SpawnError::JoinNamespace { .. }), "{err:?}");
     let _ = Write::flush(&mut std::io::stdout());
 }
+
+/// The unprivileged half of the next test: a container on pasta with a published port,
+/// reached from the caller's own loopback.
+#[test]
+fn pasta_as_nobody_inner() {
+    if std::env::var_os("HUTCH_TEST_PASTA_AS_NOBODY").is_none() {
+        return;
+    }
+    // SAFETY: always succeeds.
+    assert_ne!(unsafe { libc::geteuid() }, 0);
+    let mut c = Container::new();
+    c.network(NetworkMode::Pasta)
+        .publish("8081:80".parse().unwrap());
+    let mut srv = server(&c);
+    assert!(srv.network().unwrap().pasta_pid().is_some());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        match TcpStream::connect_timeout(&"127.0.0.1:8081".parse().unwrap(), Duration::from_secs(2))
+        {
+            Ok(mut s) => {
+                let mut t = String::new();
+                s.read_to_string(&mut t).unwrap();
+                if !t.is_empty() {
+                    break t;
+                }
+            }
+            Err(e) => assert!(Instant::now() < deadline, "{e}"),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(text.starts_with("hello from "), "{text}");
+    srv.kill().unwrap();
+    srv.wait().unwrap();
+}
+
+#[test]
+fn rootless_networking_through_pasta() {
+    let _g = shared();
+    if std::process::Command::new("pasta")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        panic!(
+            "pasta (Debian package passt) is not installed: scripts/install-deps.sh installs it"
+        );
+    }
+    let host = HostNs::new();
+    // pasta wants an "external" interface with a route: one end of a veth pair whose other
+    // end is in the same test namespace, so packets go nowhere (TEST-NET-1 addresses).
+    ip(&[
+        "-n", &host.name, "link", "add", "ext0", "type", "veth", "peer", "name", "ext1",
+    ]);
+    ip(&["-n", &host.name, "link", "set", "ext1", "up"]);
+    ip(&[
+        "-n",
+        &host.name,
+        "addr",
+        "add",
+        "192.0.2.1/24",
+        "dev",
+        "ext0",
+    ]);
+    ip(&["-n", &host.name, "link", "set", "ext0", "up"]);
+    ip(&[
+        "-n",
+        &host.name,
+        "route",
+        "add",
+        "default",
+        "via",
+        "192.0.2.254",
+        "dev",
+        "ext0",
+    ]);
+    let mut args: Vec<std::ffi::OsString> = vec![
+        "netns".into(),
+        "exec".into(),
+        host.name.clone().into(),
+        "setpriv".into(),
+    ];
+    args.extend(common::as_nobody("pasta_as_nobody_inner"));
+    let out = std::process::Command::new("ip")
+        .args(&args)
+        .env("HUTCH_TEST_PASTA_AS_NOBODY", "1")
+        .current_dir("/")
+        .output()
+        .unwrap();
+    common::assert_rerun_passed(&out);
+    // And without pasta installed the error names it: covered by hutch-netns' own tests.
+}

@@ -9,8 +9,13 @@ use hutch::harness::{IsolatedError, IsolatedTest, is_inner};
 #[test]
 fn an_oom_kill_is_reported() {
     let name = "harness::an_oom_kill_is_reported";
-    let parent = super::Parent::new();
-    let mut c = parent.container();
+    // Only the outer run makes a cgroup: inside, /sys/fs/cgroup is the container's own,
+    // read-only.
+    let parent = (!is_inner(name)).then(super::Parent::new);
+    let mut c = match &parent {
+        Some(p) => p.container(),
+        None => hutch::Container::new(),
+    };
     c.limit_memory(32u64 << 20).memory_swap(0u64);
     let r = IsolatedTest::new(&c, name)
         .timeout(Duration::from_secs(120))
@@ -63,9 +68,6 @@ hutch::isolated!(
 #[test]
 fn a_timeout_kills_the_whole_cgroup() {
     let name = "harness::a_timeout_kills_the_whole_cgroup";
-    let parent = super::Parent::new();
-    let mut c = parent.container();
-    c.limit_pids(32);
     if is_inner(name) {
         for _ in 0..3 {
             std::mem::forget(
@@ -78,6 +80,11 @@ fn a_timeout_kills_the_whole_cgroup() {
         std::thread::sleep(Duration::from_secs(600));
         return;
     }
+    // Only the outer run makes a cgroup: inside, /sys/fs/cgroup is the container's own,
+    // read-only.
+    let parent = super::Parent::new();
+    let mut c = parent.container();
+    c.limit_pids(32);
     let r = IsolatedTest::new(&c, name)
         .timeout(Duration::from_secs(5))
         .run_outer();

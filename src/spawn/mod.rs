@@ -234,32 +234,52 @@ fn child_error(rec: Record, plan: &Prepared, cmd: &Command) -> SpawnError {
             .map(|(_, n)| PathBuf::from(format!("descriptor {n}"))),
         _ => None,
     };
-    let on =
-        match (step, errno) {
-            // A program found nowhere on PATH: name the program, not the last directory tried.
-            (Step::Exec, libc::ENOENT) if plan.exec.programs.len() > 1 => {
-                Some(PathBuf::from(&cmd.program))
+    let on = match (step, errno) {
+        // A program found nowhere on PATH: name the program, not the last directory tried.
+        (Step::Exec, libc::ENOENT) if plan.exec.programs.len() > 1 => {
+            Some(PathBuf::from(&cmd.program))
+        }
+        // A script whose interpreter is missing, or a directory: say which, when the
+        // container sees the caller's tree.
+        (Step::Exec, libc::ENOENT | libc::EACCES) if sees_host_path(cmd, on.as_deref()) => match on
+            .as_deref()
+            .and_then(|p| program::explain_exec_failure(p, errno))
+        {
+            Some((path, _)) if errno == libc::EACCES => {
+                errno = libc::EISDIR;
+                Some(path)
             }
-            // A script whose interpreter is missing, or a directory: say which, when the
-            // container sees the caller's tree.
-            (Step::Exec, libc::ENOENT | libc::EACCES) if cmd.container.rootfs.is_none() => match on
-                .as_deref()
-                .and_then(|p| program::explain_exec_failure(p, errno))
-            {
-                Some((path, _)) if errno == libc::EACCES => {
-                    errno = libc::EISDIR;
-                    Some(path)
-                }
-                Some((interp, _)) => Some(interp),
-                None => on,
-            },
-            _ => on,
-        };
+            Some((interp, _)) => Some(interp),
+            None => on,
+        },
+        _ => on,
+    };
     SpawnError::Child {
         step,
         on,
         source: io::Error::from_raw_os_error(errno),
     }
+}
+
+/// Whether `path` inside the container is the same file as on the caller's tree: no rootfs or
+/// minimal tree, and not under a place the container mounts anew (its private `/tmp`, `/dev`,
+/// `/proc`, `/sys`, or any of the caller's own mounts, which are not looked into).
+fn sees_host_path(cmd: &Command, path: Option<&std::path::Path>) -> bool {
+    let c = &cmd.container;
+    let Some(path) = path else { return false };
+    if c.rootfs.is_some() || c.minimal_tree || !c.mounts.has_no_entries() {
+        return false;
+    }
+    ![
+        "/tmp",
+        "/dev",
+        "/proc",
+        "/sys",
+        "/etc/hosts",
+        "/etc/resolv.conf",
+    ]
+    .iter()
+    .any(|p| path.starts_with(p))
 }
 
 /// A child that reached end of file without a failure record either exec'd or died on the way;
@@ -624,9 +644,9 @@ fn confine(
         labels.push(lsm::prepare_selinux(context).map_err(|e| SpawnError::Lsm(Box::new(e)))?);
     }
     let landlock = match &c.landlock {
-        Some(rules) => Some(
-            landlock::prepare(rules, floor).map_err(|e| SpawnError::Landlock(Box::new(e)))?,
-        ),
+        Some(rules) => {
+            Some(landlock::prepare(rules, floor).map_err(|e| SpawnError::Landlock(Box::new(e)))?)
+        }
         None => None,
     };
     Ok((labels, landlock))

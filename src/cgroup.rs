@@ -382,22 +382,33 @@ fn make(
         };
         // On failure `made` is dropped, which removes the new cgroup again.
         resources.apply(made.cgroup()).map_err(SpawnError::Cgroup)?;
-        let default_policy;
-        let policy = match &cfg.devices {
-            Some(p) => Some(p),
-            None if default_devices => {
-                default_policy = hutch_cgroup::device::DevicePolicy::docker_default();
-                Some(&default_policy)
-            }
+        let prog = match &cfg.devices {
+            Some(policy) => Some(hutch_cgroup::device::attach_device_policy(
+                made.cgroup(),
+                policy,
+            )),
+            // Docker's allow-list, the same for every container: loaded once per process.
+            None if default_devices => Some(docker_devices()?.attach(made.cgroup())),
             None => None,
         };
-        if let Some(policy) = policy {
-            let prog = hutch_cgroup::device::attach_device_policy(made.cgroup(), policy)
-                .map_err(SpawnError::Devices)?;
-            made._devices = Some(prog);
+        if let Some(prog) = prog {
+            made._devices = Some(prog.map_err(SpawnError::Devices)?);
         }
         return Ok(made);
     }
+}
+
+/// Docker's device allow-list, compiled and loaded once per process (a failed load is tried
+/// again next time).
+fn docker_devices() -> Result<&'static hutch_cgroup::device::LoadedDevicePolicy, SpawnError> {
+    use hutch_cgroup::device::{DevicePolicy, LoadedDevicePolicy};
+    static LOADED: OnceLock<LoadedDevicePolicy> = OnceLock::new();
+    if let Some(l) = LOADED.get() {
+        return Ok(l);
+    }
+    let l =
+        LoadedDevicePolicy::load(&DevicePolicy::docker_default()).map_err(SpawnError::Devices)?;
+    Ok(LOADED.get_or_init(|| l))
 }
 
 /// The parent of the container's cgroup.

@@ -927,49 +927,91 @@ pub fn attach_device_policy(
     cgroup: impl AsFd,
     policy: &DevicePolicy,
 ) -> Result<DeviceProgram, DeviceError> {
-    let cgroup = cgroup.as_fd();
-    let insns = policy.compile();
-    let prog = bpf::prog_load_cgroup_device(&insns, PROGRAM_NAME, LICENSE)
-        .map_err(|(source, log)| DeviceError::Load { log, source })?;
-    let id = bpf::prog_info(prog.as_fd())
-        .map_err(|source| DeviceError::Inspect {
-            cgroup: fd_path(cgroup),
-            id: 0,
-            source,
-        })?
-        .id;
-    let old = hutch_programs(cgroup)?;
-    let flags = bpf::BPF_F_ALLOW_MULTI;
-    let attached = match old.first() {
-        Some((_, old_fd)) => bpf::prog_attach(
-            cgroup,
-            prog.as_fd(),
-            bpf::BPF_CGROUP_DEVICE,
-            flags | bpf::BPF_F_REPLACE,
-            Some(old_fd.as_fd()),
-        ),
-        None => bpf::prog_attach(cgroup, prog.as_fd(), bpf::BPF_CGROUP_DEVICE, flags, None),
-    };
-    attached.map_err(|source| DeviceError::Attach {
-        cgroup: fd_path(cgroup),
-        source,
-    })?;
-    for (old_id, old_fd) in old.iter().skip(1) {
-        bpf::prog_detach(cgroup, old_fd.as_fd(), bpf::BPF_CGROUP_DEVICE).map_err(|source| {
-            DeviceError::Detach {
-                cgroup: fd_path(cgroup),
-                id: *old_id,
+    LoadedDevicePolicy::load(policy)?.attach(cgroup)
+}
+
+/// A [`DevicePolicy`] compiled and loaded into the kernel once, attachable to any number of
+/// cgroups: a container runtime that gives every container the same policy loads it once
+/// (`BPF_PROG_LOAD`, the verifier's run) instead of once per container.
+#[derive(Debug)]
+pub struct LoadedDevicePolicy {
+    prog: OwnedFd,
+    id: u32,
+}
+
+impl LoadedDevicePolicy {
+    /// Compiles `policy` and loads it (`BPF_PROG_LOAD`).
+    ///
+    /// # Errors
+    ///
+    /// [`DeviceError::Load`] with the verifier's log, or [`DeviceError::Inspect`].
+    #[doc(alias = "BPF_PROG_LOAD")]
+    pub fn load(policy: &DevicePolicy) -> Result<LoadedDevicePolicy, DeviceError> {
+        let insns = policy.compile();
+        let prog = bpf::prog_load_cgroup_device(&insns, PROGRAM_NAME, LICENSE)
+            .map_err(|(source, log)| DeviceError::Load { log, source })?;
+        let id = bpf::prog_info(prog.as_fd())
+            .map_err(|source| DeviceError::Inspect {
+                cgroup: PathBuf::from("(not attached)"),
+                id: 0,
                 source,
-            }
-        })?;
+            })?
+            .id;
+        Ok(LoadedDevicePolicy { prog, id })
     }
-    let cgroup = cgroup
-        .try_clone_to_owned()
-        .map_err(|source| DeviceError::Dup {
+
+    /// The kernel's id of the loaded program.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// Attaches the program to `cgroup`, replacing hutch programs attached there before, as
+    /// [`attach_device_policy`] does.
+    ///
+    /// # Errors
+    ///
+    /// As [`attach_device_policy`], after loading.
+    #[doc(alias = "BPF_PROG_ATTACH")]
+    pub fn attach(&self, cgroup: impl AsFd) -> Result<DeviceProgram, DeviceError> {
+        let cgroup = cgroup.as_fd();
+        let prog = self.prog.try_clone().map_err(|source| DeviceError::Dup {
             cgroup: fd_path(cgroup),
             source,
         })?;
-    Ok(DeviceProgram { prog, cgroup, id })
+        let id = self.id;
+        let old = hutch_programs(cgroup)?;
+        let flags = bpf::BPF_F_ALLOW_MULTI;
+        let attached = match old.first() {
+            Some((_, old_fd)) => bpf::prog_attach(
+                cgroup,
+                prog.as_fd(),
+                bpf::BPF_CGROUP_DEVICE,
+                flags | bpf::BPF_F_REPLACE,
+                Some(old_fd.as_fd()),
+            ),
+            None => bpf::prog_attach(cgroup, prog.as_fd(), bpf::BPF_CGROUP_DEVICE, flags, None),
+        };
+        attached.map_err(|source| DeviceError::Attach {
+            cgroup: fd_path(cgroup),
+            source,
+        })?;
+        for (old_id, old_fd) in old.iter().skip(1) {
+            bpf::prog_detach(cgroup, old_fd.as_fd(), bpf::BPF_CGROUP_DEVICE).map_err(|source| {
+                DeviceError::Detach {
+                    cgroup: fd_path(cgroup),
+                    id: *old_id,
+                    source,
+                }
+            })?;
+        }
+        let cgroup = cgroup
+            .try_clone_to_owned()
+            .map_err(|source| DeviceError::Dup {
+                cgroup: fd_path(cgroup),
+                source,
+            })?;
+        Ok(DeviceProgram { prog, cgroup, id })
+    }
 }
 
 /// Detaches every hutch device program (named [`PROGRAM_NAME`]) attached directly to

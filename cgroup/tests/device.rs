@@ -509,6 +509,25 @@ fn the_kernel_enforces_and_replaces_the_policy() {
 }
 
 #[test]
+fn one_loaded_policy_serves_many_cgroups() {
+    let (a, b) = (TestCgroup::new(), TestCgroup::new());
+    let loaded =
+        hutch_cgroup::device::LoadedDevicePolicy::load(&"c 1:3 rwm".parse().unwrap()).unwrap();
+    let pa = loaded.attach(&a.dir).unwrap();
+    let pb = loaded.attach(&b.dir).unwrap();
+    assert_eq!(pa.id(), loaded.id());
+    assert_eq!(attached_device_programs(&a.dir).unwrap(), vec![loaded.id()]);
+    assert_eq!(attached_device_programs(&b.dir).unwrap(), vec![loaded.id()]);
+    // Enforced in each: /dev/null allowed, /dev/zero denied.
+    for cg in [&a, &b] {
+        let out = run_in(cg, PROBE);
+        assert!(out.contains("null:ok") && !out.contains("zero:ok"), "{out}");
+    }
+    pa.detach().unwrap();
+    pb.detach().unwrap();
+}
+
+#[test]
 fn detach_device_policy_finds_lost_handles() {
     let cgroup = TestCgroup::new();
     let program = attach_device_policy(&cgroup.dir, &DevicePolicy::docker_default()).unwrap();

@@ -8,6 +8,7 @@
 #   libcap2-bin getcap/setcap, the oracle for hutch-caps' file capabilities
 #   nftables  nft, the oracle for hutch-netns' nf_tables rules
 #   passt     pasta, rootless networking
+#   libseccomp-dev the test oracle of hutch-seccomp's compiler (a dev-dependency only)
 # The VM runner (scripts/run-in-vm.sh) installs its own packages.
 set -euo pipefail
 need=()
@@ -18,6 +19,7 @@ command -v setpriv >/dev/null || need+=(util-linux)
 command -v setcap >/dev/null || need+=(libcap2-bin)
 command -v nft >/dev/null || need+=(nftables)
 command -v pasta >/dev/null || need+=(passt)
+[[ -e /usr/include/seccomp.h ]] || need+=(libseccomp-dev)
 if ((${#need[@]})); then
     echo "install-deps: installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive

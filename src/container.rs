@@ -36,6 +36,22 @@ pub(crate) struct Confinement {
     pub apparmor: Option<OsString>,
     /// SELinux context the program runs under.
     pub selinux: Option<OsString>,
+    /// The seccomp filter.
+    pub seccomp: SeccompSetting,
+}
+
+/// Which seccomp filter a container's processes run under.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum SeccompSetting {
+    /// Docker's default profile, for the container's capabilities.
+    #[default]
+    DockerDefault,
+    /// No filter.
+    Unconfined,
+    /// A profile (Docker's JSON format or OCI), compiled for the container's capabilities.
+    Profile(std::sync::Arc<hutch_seccomp::profile::Profile>),
+    /// A filter built with hutch-seccomp's builder.
+    Filter(std::sync::Arc<hutch_seccomp::Filter>),
 }
 
 impl Default for Confinement {
@@ -48,6 +64,7 @@ impl Default for Confinement {
             landlock: None,
             apparmor: None,
             selinux: None,
+            seccomp: SeccompSetting::DockerDefault,
         }
     }
 }
@@ -207,6 +224,7 @@ impl Container {
             landlock: None,
             apparmor: None,
             selinux: None,
+            seccomp: SeccompSetting::Unconfined,
         };
         c
     }
@@ -378,6 +396,38 @@ impl Container {
         self.confine.no_new_privs = false;
         self.confine.apparmor = None;
         self.confine.selinux = None;
+        self.confine.seccomp = SeccompSetting::Unconfined;
+        self
+    }
+
+    /// Runs the container without a seccomp filter (`docker run --security-opt
+    /// seccomp=unconfined`). By default it runs under Docker's default profile.
+    pub fn seccomp_unconfined(&mut self) -> &mut Self {
+        self.confine.seccomp = SeccompSetting::Unconfined;
+        self
+    }
+
+    /// Runs the container under a seccomp profile (Docker's JSON format or the OCI
+    /// `linux.seccomp` object, see [`hutch_seccomp::profile::Profile`]), compiled for the
+    /// container's capabilities and the running kernel (`includes`/`excludes` by capability,
+    /// architecture and minimum kernel).
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let profile = hutch::seccomp::profile::Profile::from_path("/etc/my-profile.json")?;
+    /// let mut c = hutch::Container::new();
+    /// c.seccomp_profile(profile);
+    /// # Ok(()) }
+    /// ```
+    pub fn seccomp_profile(&mut self, profile: hutch_seccomp::profile::Profile) -> &mut Self {
+        self.confine.seccomp = SeccompSetting::Profile(std::sync::Arc::new(profile));
+        self
+    }
+
+    /// Runs the container under a filter built with [`hutch_seccomp::Filter`], compiled for
+    /// the native architecture family (other architectures get the filter's foreign action).
+    pub fn seccomp_filter(&mut self, filter: hutch_seccomp::Filter) -> &mut Self {
+        self.confine.seccomp = SeccompSetting::Filter(std::sync::Arc::new(filter));
         self
     }
 

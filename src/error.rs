@@ -99,6 +99,8 @@ pub enum Step {
     LsmLabel,
     /// Enforcing the Landlock ruleset (`landlock_restrict_self`).
     Landlock,
+    /// Installing the seccomp filter (`seccomp(SECCOMP_SET_MODE_FILTER)`).
+    Seccomp,
     /// A step this version does not know (a report from a mismatched build).
     Unknown(u32),
 }
@@ -133,6 +135,7 @@ impl Step {
             step::CAPABILITIES => Step::Capabilities,
             step::LSM_LABEL => Step::LsmLabel,
             step::LANDLOCK => Step::Landlock,
+            step::SECCOMP => Step::Seccomp,
             other => Step::Unknown(other),
         }
     }
@@ -167,6 +170,7 @@ impl Step {
             Step::Capabilities => "capabilities",
             Step::LsmLabel => "lsm label",
             Step::Landlock => "landlock",
+            Step::Seccomp => "seccomp",
             Step::Unknown(_) => "unknown",
         }
     }
@@ -465,6 +469,13 @@ pub enum SpawnError {
     /// older than a required ABI).
     #[error("Landlock ruleset")]
     Landlock(#[source] Box<crate::confine::landlock::LandlockError>),
+    /// The seccomp profile could not be compiled for this container (an unknown system call,
+    /// a bad action or argument; the inner error names the entry).
+    #[error("seccomp profile")]
+    Seccomp(#[source] Box<hutch_seccomp::ProfileError>),
+    /// The seccomp filter could not be compiled.
+    #[error("seccomp filter")]
+    SeccompFilter(#[source] Box<hutch_seccomp::CompileError>),
     /// The device access policy could not be loaded or attached to the container's cgroup.
     #[error("device access policy")]
     Devices(#[source] hutch_cgroup::device::DeviceError),

@@ -166,6 +166,9 @@ pub use hutch_cgroup as cgroup_v2;
 pub use hutch_caps as caps;
 pub use hutch_caps::{CapSet, Capability};
 
+/// The seccomp crate, re-exported for its types (profiles, filters, user notification).
+pub use hutch_seccomp as seccomp;
+
 /// The networking crate, re-exported for its types (network configuration, port mappings,
 /// addresses) and its lower layers (rtnetlink, nf_tables, leases).
 pub use hutch_netns as netns;

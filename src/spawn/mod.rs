@@ -25,6 +25,7 @@ mod creds;
 pub(crate) mod fds;
 mod join;
 pub(crate) mod program;
+mod seccomp;
 mod userns;
 
 use std::ffi::{CString, OsStr};
@@ -362,6 +363,8 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     let fds = fds::prepare(cmd, defaults)?;
     let floor = fds.floor;
     let (labels, landlock) = confine(cmd, floor)?;
+    let seccomp = seccomp::prepare(cmd)?;
+    let seccomp_early = seccomp.is_some() && !c.confine.no_new_privs;
     let init_fd = if c.init && !joining {
         match sys::init::memfd().map_err(parent("creating the init program (memfd_create)"))? {
             Some(fd) => Some(sys::dup_at_least(fd.as_fd(), floor).map_err(parent("dup"))?),
@@ -469,6 +472,8 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         fds: fds.plan,
         labels,
         landlock,
+        seccomp,
+        seccomp_early,
         init,
         exec,
     };

@@ -17,7 +17,7 @@
 //! | 8 | working directory | `chdir` | `Chdir` |
 //! | 9 | descriptors | mark all above 2 close-on-exec, connect stdio and passed descriptors | `CloseFds`, `Stdio`, `PassFd` |
 //! | 10 | init | fork the program, exec the init program (sealed memfd) | `Dumpable`, `InitFork`, `InitExec` |
-//! | 10b | confinement, in each process that execs | LSM exec label (program only), Landlock; seccomp last | `LsmLabel`, `Landlock` |
+//! | 10b | confinement, in each process that execs | LSM exec label (program only), Landlock, seccomp last (before the capability layer instead when `no_new_privs` is off) | `LsmLabel`, `Landlock`, `Seccomp` |
 //! | 11 | exec | empty the signal mask, `execve` along the prepared `PATH` candidates | `Signals`, `Exec` |
 //!
 //!
@@ -68,6 +68,7 @@ pub(crate) mod step {
     pub const CAPABILITIES: u32 = 25;
     pub const LSM_LABEL: u32 = 26;
     pub const LANDLOCK: u32 = 27;
+    pub const SECCOMP: u32 = 28;
 }
 
 /// A page shared with the parent (`MAP_SHARED`, so also with a fork-like child and its own
@@ -189,6 +190,12 @@ pub(crate) struct Prepared {
     pub labels: Vec<crate::confine::lsm::PreparedLabel>,
     /// The Landlock ruleset enforced before exec.
     pub landlock: Option<crate::confine::landlock::PreparedLandlock>,
+    /// The seccomp filter, installed last before exec.
+    pub seccomp: Option<std::sync::Arc<hutch_seccomp::Program>>,
+    /// Install the filter before the capability layer instead (the container keeps
+    /// `no_new_privs` off, so installing needs `CAP_SYS_ADMIN`, which the capability layer
+    /// may drop; as runc does).
+    pub seccomp_early: bool,
     pub init: Option<InitPlan>,
     pub exec: ExecPlan,
 }
@@ -409,6 +416,9 @@ pub(crate) unsafe fn child_main(p: &Prepared) -> ! {
             );
             exit(127);
         }
+    }
+    if p.seccomp_early {
+        install_seccomp(p, slot);
     }
     match &p.caps {
         Some(caps) => capabilities(p, slot, caps),
@@ -842,18 +852,11 @@ fn start_init(p: &Prepared, init: InitPlan) -> usize {
     if unsafe { libc::syscall(libc::SYS_pipe2, gate.as_mut_ptr(), libc::O_CLOEXEC) } == -1 {
         fail(p, step::INIT_FORK, 0);
     }
-    let mut args = CloneArgs {
-        exit_signal: libc::SIGCHLD as u64,
-        ..CloneArgs::default()
-    };
-    // SAFETY: a fork-like clone3; the new process continues here on a copy of this stack.
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &mut args as *mut CloneArgs,
-            size_of::<CloneArgs>(),
-        )
-    };
+    // The legacy clone, not clone3: a seccomp filter installed early (Docker's profile)
+    // answers clone3 with ENOSYS.
+    // SAFETY: a fork-like clone (SIGCHLD only, no new stack): the new process continues here
+    // on a copy of this stack.
+    let pid = unsafe { libc::syscall(libc::SYS_clone, libc::SIGCHLD as libc::c_ulong, 0, 0, 0, 0) };
     if pid == -1 {
         fail(p, step::INIT_FORK, 0);
     }
@@ -927,6 +930,23 @@ fn confine(p: &Prepared, slot: usize, label: bool) {
         if let Err(e) = l.apply() {
             set_errno(e);
             fail(p, step::LANDLOCK, 0);
+        }
+    }
+    if !p.seccomp_early {
+        install_seccomp(p, slot);
+    }
+}
+
+/// Installs the seccomp filter, if any. Every system call the child makes afterwards (the
+/// ones for its remaining steps, then `execve`) must pass it; Docker's profile allows them.
+fn install_seccomp(p: &Prepared, slot: usize) {
+    if let Some(prog) = &p.seccomp {
+        reach(p, slot, step::SECCOMP);
+        // SAFETY: a single-threaded child between clone and exec, `install`'s contract. No
+        // listener is asked for, so nothing is returned to drop.
+        if let Err(e) = unsafe { prog.install(hutch_seccomp::InstallFlags::EMPTY) } {
+            set_errno(e);
+            fail(p, step::SECCOMP, 0);
         }
     }
 }

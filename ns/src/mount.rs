@@ -1474,24 +1474,25 @@ impl Op {
                 Ok(())
             }
             Op::MoveTree { slot, target } => move_slot(slots, *slot, target),
-            Op::Sysfs { target, host } => match {
+            Op::Sysfs { target, host } => {
                 // The tree's own /sys goes first (its submounts too, such as the host's
                 // cgroup hierarchies), so that the fresh one does not merely cover it:
                 // covered mounts still show in /proc/self/mountinfo. Not a mount point (a
                 // rootfs without one): nothing to detach. The fallback below binds the copy
                 // of the host's /sys opened before, which the detach does not touch.
                 let _ = sys::raw_umount2(target, libc::MNT_DETACH);
-                sys::raw_mount(
+                let fresh = sys::raw_mount(
                     Some(c"sysfs"),
                     target,
                     Some(c"sysfs"),
                     libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
                     None,
-                )
-            } {
-                Err(libc::EPERM | libc::EBUSY) => move_slot(slots, *host, target),
-                other => other,
-            },
+                );
+                match fresh {
+                    Err(libc::EPERM | libc::EBUSY) => move_slot(slots, *host, target),
+                    other => other,
+                }
+            }
             Op::RequireOwnCgroupNs => {
                 if sys::raw_ino(c"/proc/self/ns/cgroup")? == INIT_CGROUP_NS_INO {
                     Err(libc::EINVAL)

@@ -236,7 +236,12 @@ fn an_lsm_that_is_not_enabled_is_an_error_not_ignored() {
 
 fn seccomp_field(cmd: &mut hutch::Command) -> String {
     let out = cmd.stdout(Stdio::piped()).output().expect("spawn");
-    assert!(out.status.success(), "{:?} {}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{:?} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.lines()
         .find_map(|l| l.strip_prefix("Seccomp:"))
@@ -248,7 +253,10 @@ fn seccomp_field(cmd: &mut hutch::Command) -> String {
 fn a_default_container_runs_under_dockers_seccomp_profile() {
     let _g = shared();
     let c = Container::new();
-    assert_eq!(seccomp_field(c.command("cat").arg("/proc/self/status")), "2");
+    assert_eq!(
+        seccomp_field(c.command("cat").arg("/proc/self/status")),
+        "2"
+    );
     // keyctl is refused by the profile (capabilities alone leave it open).
     let out = c
         .command("python3")
@@ -267,7 +275,10 @@ fn a_default_container_runs_under_dockers_seccomp_profile() {
     // no_new_privs off (the filter is then installed while CAP_SYS_ADMIN is still held).
     let mut i = Container::new();
     i.init(true);
-    assert_eq!(seccomp_field(i.command("cat").arg("/proc/self/status")), "2");
+    assert_eq!(
+        seccomp_field(i.command("cat").arg("/proc/self/status")),
+        "2"
+    );
     let mut child = Container::new().command("sleep").arg("30").spawn().unwrap();
     assert_eq!(
         seccomp_field(child.exec("cat").arg("/proc/self/status")),
@@ -279,7 +290,10 @@ fn a_default_container_runs_under_dockers_seccomp_profile() {
     n.no_new_privs(false);
     let st = status_of(n.command("cat").arg("/proc/self/status"));
     assert_eq!(st.5, 0);
-    assert_eq!(seccomp_field(n.command("cat").arg("/proc/self/status")), "2");
+    assert_eq!(
+        seccomp_field(n.command("cat").arg("/proc/self/status")),
+        "2"
+    );
 }
 
 #[test]
@@ -287,10 +301,16 @@ fn seccomp_can_be_turned_off_or_replaced() {
     let _g = shared();
     let mut u = Container::new();
     u.seccomp_unconfined();
-    assert_eq!(seccomp_field(u.command("cat").arg("/proc/self/status")), "0");
+    assert_eq!(
+        seccomp_field(u.command("cat").arg("/proc/self/status")),
+        "0"
+    );
     let mut p = Container::new();
     p.privileged();
-    assert_eq!(seccomp_field(p.command("cat").arg("/proc/self/status")), "0");
+    assert_eq!(
+        seccomp_field(p.command("cat").arg("/proc/self/status")),
+        "0"
+    );
     // A filter of our own: mkdir answers EACCES, everything else is allowed.
     use hutch::seccomp::{Action, Filter, Syscall};
     let mut f = Filter::new(Action::Allow);
@@ -312,7 +332,10 @@ fn seccomp_can_be_turned_off_or_replaced() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("Permission denied") && text.contains("done"), "{text}");
+    assert!(
+        text.contains("Permission denied") && text.contains("done"),
+        "{text}"
+    );
     // A profile from JSON, and a bad one naming its entry.
     let json = r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
         {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}"#;

@@ -36,6 +36,8 @@ pub(crate) struct Confinement {
     pub apparmor: Option<OsString>,
     /// SELinux context the program runs under.
     pub selinux: Option<OsString>,
+    /// SELinux context of the container's own tmpfs mounts.
+    pub selinux_mount: Option<OsString>,
     /// The seccomp filter.
     pub seccomp: SeccompSetting,
 }
@@ -64,6 +66,7 @@ impl Default for Confinement {
             landlock: None,
             apparmor: None,
             selinux: None,
+            selinux_mount: None,
             seccomp: SeccompSetting::DockerDefault,
         }
     }
@@ -224,6 +227,7 @@ impl Container {
             landlock: None,
             apparmor: None,
             selinux: None,
+            selinux_mount: None,
             seccomp: SeccompSetting::Unconfined,
         };
         c
@@ -457,6 +461,20 @@ impl Container {
     #[doc(alias = "setexeccon")]
     pub fn selinux_label(&mut self, label: impl AsRef<OsStr>) -> &mut Self {
         self.confine.selinux = Some(label.as_ref().to_owned());
+        self
+    }
+
+    /// Labels the container's own tmpfs mounts (its private `/tmp` and every
+    /// [`tmpfs`](Container::tmpfs)) with the SELinux context `label` (the `context=` mount
+    /// option), so that a program confined by [`selinux_label`](Container::selinux_label) may
+    /// use them.
+    ///
+    /// # Errors
+    ///
+    /// Reported by `spawn`: SELinux is not enabled on this kernel (never ignored), or the
+    /// context is malformed.
+    pub fn selinux_mount_label(&mut self, label: impl AsRef<OsStr>) -> &mut Self {
+        self.confine.selinux_mount = Some(label.as_ref().to_owned());
         self
     }
 

@@ -273,6 +273,7 @@ pub struct MountPlan {
     mounts: Vec<UserMount>,
     masks: Vec<PathBuf>,
     readonly: Vec<PathBuf>,
+    tmpfs_data: Option<String>,
 }
 
 impl MountPlan {
@@ -428,6 +429,15 @@ impl MountPlan {
         self
     }
 
+    /// Extra mount data for every tmpfs of the plan's own ([`MountPlan::tmpfs`],
+    /// [`MountPlan::private_tmp`]), appended to `size=`/`mode=`: e.g. an SELinux
+    /// `context="system_u:object_r:container_file_t:s0"` so that the container's scratch
+    /// space carries its label. Checked at [`MountPlan::prepare`] (no NUL byte).
+    pub fn tmpfs_data(&mut self, data: impl Into<String>) -> &mut Self {
+        self.tmpfs_data = Some(data.into());
+        self
+    }
+
     /// A private `/tmp`: tmpfs, `nosuid,nodev`, mode `1777`.
     pub fn private_tmp(&mut self) -> &mut Self {
         self.tmpfs("/tmp", TmpfsOptions::scratch(None, Some(0o1777)))
@@ -534,6 +544,7 @@ impl MountPlan {
         let mut b = Builder {
             root: root_path.map(Path::to_owned),
             resolve,
+            tmpfs_data: self.tmpfs_data.clone(),
             ..Builder::default()
         };
         if let Some((path, kind)) = &root {
@@ -866,6 +877,8 @@ enum Cover {
 
 #[derive(Default)]
 struct Builder {
+    /// Extra data for the plan's own tmpfs mounts ([`MountPlan::tmpfs_data`]).
+    tmpfs_data: Option<String>,
     /// Operations after the first (make private), in order.
     actions: Vec<Action>,
     /// `open_tree` operations, run before anything is mounted.
@@ -1068,7 +1081,13 @@ impl Builder {
                     return Ok(());
                 }
                 self.mount_point(MountStep::Tmpfs, dst, &full, true)?;
-                let data = options.data();
+                let mut data = options.data();
+                if let Some(extra) = &self.tmpfs_data {
+                    if !data.is_empty() {
+                        data.push(',');
+                    }
+                    data.push_str(extra);
+                }
                 self.mount(
                     MountStep::Tmpfs,
                     Some(Path::new("tmpfs")),

@@ -561,3 +561,36 @@ fn twenty_thousand_tmpfs_at_one_place_make_one_mount() {
     assert_eq!(child.wait(), 0);
     assert_eq!(mount_points(), before);
 }
+
+#[test]
+fn tmpfs_data_reaches_the_plans_tmpfs_mounts() {
+    // Extra mount data (an SELinux context= on hosts that have it; nr_inodes= here) is
+    // appended to every tmpfs of the plan's own.
+    let before = mount_points();
+    let dir = TempDir::new("data");
+    let mut plan = MountPlan::new();
+    plan.tmpfs(dir.path(), TmpfsOptions::scratch(Some(1 << 20), None))
+        .tmpfs_data("nr_inodes=77");
+    let prepared = plan.prepare().unwrap();
+    let needle = b"nr_inodes=77".to_vec();
+    let mut child = fork(|side| {
+        if !unshare_and_report(side, libc::CLONE_NEWNS) {
+            return 1;
+        }
+        // SAFETY: this forked child has its own mount namespace.
+        let applied = unsafe { prepared.apply() };
+        side.send(applied.map_or_else(|f| f.encode() as i64, |()| 0));
+        let mut buf = [0u8; 65536];
+        let n = common::read_into(c"/proc/self/mountinfo", &mut buf).max(0) as usize;
+        let found = buf[..n]
+            .windows(needle.len())
+            .any(|w| w == needle.as_slice());
+        side.send(found as i64);
+        0
+    });
+    assert_eq!(child.recv(), 0, "unshare");
+    expect_applied(&mut child, &prepared);
+    assert_eq!(child.recv(), 1, "nr_inodes=77 in the child's mountinfo");
+    assert_eq!(child.wait(), 0);
+    assert_eq!(mount_points(), before);
+}

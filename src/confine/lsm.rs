@@ -293,14 +293,10 @@ fn prepare_selinux_in(context: &OsStr, roots: &Roots) -> Result<PreparedLabel, L
 ///
 /// As [`prepare_selinux`]: SELinux must be enabled and the context well formed.
 #[doc(alias = "context=")]
-// The SELinux mount label for the container's tmpfs mounts is not wired yet: hutch-ns has no
-// way to add mount data to the plan's tmpfs mounts (see the session note).
-#[allow(dead_code)]
 pub(crate) fn selinux_mount_option(context: &OsStr) -> Result<OsString, LsmError> {
     selinux_mount_option_in(context, &Roots::host())
 }
 
-#[allow(dead_code)]
 fn selinux_mount_option_in(context: &OsStr, roots: &Roots) -> Result<OsString, LsmError> {
     check_selinux_context(context)?;
     ensure_enabled(Lsm::SeLinux, roots)?;
@@ -308,7 +304,6 @@ fn selinux_mount_option_in(context: &OsStr, roots: &Roots) -> Result<OsString, L
 }
 
 /// `context="CONTEXT"` (the context already checked).
-#[allow(dead_code)]
 fn mount_option_text(context: &OsStr) -> OsString {
     let mut text = b"context=\"".to_vec();
     text.extend_from_slice(context.as_bytes());

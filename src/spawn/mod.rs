@@ -154,6 +154,11 @@ fn mount_plan(
     if c.masked_paths {
         plan.docker_defaults();
     }
+    if let Some(label) = &c.confine.selinux_mount {
+        let option = crate::confine::lsm::selinux_mount_option(label)
+            .map_err(|e| SpawnError::Lsm(Box::new(e)))?;
+        plan.tmpfs_data(option.to_string_lossy());
+    }
     // A fresh /proc for a new pid namespace; in its own tree also without one (there is no
     // other /proc there).
     plan.proc(fresh_proc);

@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cargo test --workspace
-# The optional spawn tracing (feature `tracing`).
+# The optional spawn tracing (feature `tracing`), and the example's --debug timeline.
 cargo test -p hutch --features tracing --test tracing
+cargo test -p hutch --features tracing --test cli debug_prints_the_spawn_timeline
 scripts/vm-tests.sh

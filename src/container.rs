@@ -121,9 +121,11 @@ pub(crate) enum UserNs {
 /// * Docker's device allow-list when the container has a cgroup (and the caller is root);
 /// * no descriptor of the caller's but the standard streams and those passed on purpose.
 ///
+/// * Docker's default seccomp profile.
+///
 /// It does not hide what the host's tree lets the program read (use
-/// [`minimal_tree`](Container::minimal_tree) or [`rootfs`](Container::rootfs)), and it has no
-/// seccomp filter yet. [`privileged`](Container::privileged) turns the confinement off;
+/// [`minimal_tree`](Container::minimal_tree) or [`rootfs`](Container::rootfs)), and applies no
+/// AppArmor/SELinux profile unless asked. [`privileged`](Container::privileged) turns the confinement off;
 /// [`Container::host`] has no namespaces and no confinement at all.
 ///
 /// Setters take `&mut self`, return `&mut Self` and never fail: everything is checked when a

@@ -230,10 +230,10 @@ pub(crate) fn prepare(cmd: &Command, ns: Namespaces) -> Result<Option<NetSetup>,
     let c = &cmd.container;
     let s = &c.net;
     if !s.needs_parent() {
-        if !s.ports.is_empty() || s.ip.is_some() {
+        if !s.ports.is_empty() || s.ip.is_some() || !s.dns.is_empty() || !s.extra_hosts.is_empty() {
             return Err(SpawnError::NetworkConfig {
-                reason: "published ports and a fixed address need a bridge network or pasta \
-                         (Container::network)",
+                reason: "published ports, a fixed address, name servers and extra hosts need \
+                         a bridge network or pasta (Container::network)",
             });
         }
         return Ok(None);

@@ -1,15 +1,17 @@
-//! The `run` example, run as a user runs it: exit codes, signals, environment, values and
-//! error messages (issue 7, "The example CLI").
+//! The `run` and `network` examples, run as a user runs them: exit codes, signals,
+//! environment, values and error messages (issue 7, "The example CLI"); capabilities, users,
+//! `--security-opt` and Landlock (issue 8); network modes, published ports and named networks
+//! (issue 10); `--check` and `--debug` (issue 11).
 //!
-//! # How the example is found
+//! # How the examples are found
 //!
 //! Examples are not binaries, so Cargo gives tests no `CARGO_BIN_EXE_run`. This test builds
-//! the example itself, once per test process, with the Cargo that runs the tests
-//! (`$CARGO`), into the same target directory and profile as this test binary (found from
-//! `current_exe()`: `<target>/[<triple>/]<profile>/deps/cli-<hash>`), and then runs
-//! `<target>/[<triple>/]<profile>/examples/run`. Building every time (a no-op when it is up to
-//! date) means a test never runs a stale example. Cargo releases its build lock before it runs
-//! tests, so the nested build does not wait for the outer one.
+//! the examples itself, once per test process, with the Cargo that runs the tests
+//! (`$CARGO`), into the same target directory, profile and features as this test binary
+//! (found from `current_exe()`: `<target>/[<triple>/]<profile>/deps/cli-<hash>`), and then
+//! runs `<target>/[<triple>/]<profile>/examples/{run,network}`. Building every time (a no-op
+//! when it is up to date) means a test never runs a stale example. Cargo releases its build
+//! lock before it runs tests, so the nested build does not wait for the outer one.
 //!
 //! Tests run as root (as in CI); the `--stats` test also runs the example as uid 65534 with
 //! `setpriv` (Debian package util-linux), and the Ctrl-C test runs it on a pseudo-terminal
@@ -17,6 +19,15 @@
 //! nothing is left behind: no process of the container, no cgroup of the run; when one fails,
 //! its guard kills what it started (by pid, checked by start time) and removes the cgroups
 //! named after its `run`.
+//!
+//! Network tests never touch the machine's network: each runs a shell script in a network
+//! namespace of its own (`unshare --net`, util-linux; `timeout`, coreutils) that stands in for
+//! the host, with network state in a fresh directory (`--network-state`), and checks inside it
+//! that nothing is left (`ip`, Debian `iproute2`; `nft`, `nftables`). Servers and clients are
+//! `python3` one-liners (Debian `python3`); the rootless test needs `pasta` (Debian `passt`).
+//! `--debug`'s timeline is checked when the tests are built with `--features tracing`
+//! (`cargo test --features tracing --test cli`); without it, that `--debug` says how to get
+//! it.
 
 mod common;
 
@@ -27,9 +38,19 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The example, built (or found up to date) once per test process.
+/// The `run` example, built (or found up to date) once per test process.
 fn example() -> &'static Path {
-    static RUN: OnceLock<PathBuf> = OnceLock::new();
+    &examples().0
+}
+
+/// The `network` example, built with `run`.
+fn network_example() -> &'static Path {
+    &examples().1
+}
+
+/// The `run` and `network` examples, built (or found up to date) once per test process.
+fn examples() -> &'static (PathBuf, PathBuf) {
+    static RUN: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     RUN.get_or_init(|| {
         let exe = std::env::current_exe().expect("current_exe");
         // <target>/[<triple>/]<profile>/deps/cli-<hash>
@@ -53,7 +74,14 @@ fn example() -> &'static Path {
             .unwrap_or_else(|| "cargo".into());
         let mut build = Command::new(cargo);
         build
-            .args(["build", "--example", "run", "--manifest-path"])
+            .args([
+                "build",
+                "--example",
+                "run",
+                "--example",
+                "network",
+                "--manifest-path",
+            ])
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
             .arg("--profile")
             .arg(if profile == "debug" { "dev" } else { &profile })
@@ -61,18 +89,29 @@ fn example() -> &'static Path {
         if let Some(t) = triple {
             build.arg("--target").arg(t);
         }
+        // The same features as this test binary, so the build reuses its library.
+        let mut features = Vec::new();
         if cfg!(feature = "vm-tests") {
-            build.args(["--features", "vm-tests"]);
+            features.push("vm-tests");
+        }
+        if cfg!(feature = "tracing") {
+            features.push("tracing");
+        }
+        if !features.is_empty() {
+            build.arg("--features").arg(features.join(","));
         }
         let out = build.output().expect("run cargo build --example run");
         assert!(
             out.status.success(),
-            "cargo build --example run failed:\n{}",
+            "cargo build --example run --example network failed:\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
         let run = profile_dir.join("examples").join("run");
-        assert!(run.exists(), "{} was not built", run.display());
-        run
+        let network = profile_dir.join("examples").join("network");
+        for p in [&run, &network] {
+            assert!(p.exists(), "{} was not built", p.display());
+        }
+        (run, network)
     })
 }
 
@@ -465,6 +504,65 @@ fn errors_of_run_itself_exit_125() {
             "the host's root cannot be",
         ),
         (&["--hostname", &"x".repeat(65), "--", "true"], "64"),
+        (&["--cap-add", "NET_BOGUS", "--", "true"], "NET_BOGUS"),
+        (&["--cap-drop", "CAP_NOPE", "--", "true"], "CAP_NOPE"),
+        (&["--user", "1:x y", "--", "true"], "group name"),
+        (
+            &["--user", "no-such-user-here", "--", "true"],
+            "no-such-user-here",
+        ),
+        (
+            &["--security-opt", "no-new-privileges=maybe", "--", "true"],
+            "no-new-privileges=false",
+        ),
+        (
+            &["--security-opt", "label=kind:x", "--", "true"],
+            "label=type:T",
+        ),
+        (
+            &["--security-opt", "bogus", "--", "true"],
+            "unknown security option",
+        ),
+        (&["--network", "a/b", "--", "true"], "network name"),
+        (&["--network", "container:0", "--", "true"], "container:PID"),
+        (
+            &["--network", "ns:/nonexistent/ns", "--", "true"],
+            "/nonexistent/ns",
+        ),
+        (&["--network", "ns:/proc/self/ns/uts", "--", "true"], "uts"),
+        (
+            &[
+                "--network",
+                "nosuchnet",
+                "--network-state",
+                "/nonexistent/state",
+                "--",
+                "true",
+            ],
+            "network create nosuchnet --state /nonexistent/state",
+        ),
+        (&["-p", "8080:80", "--", "true"], "-p/--publish needs"),
+        (
+            &["-p", "80", "--network", "bridge", "--", "true"],
+            "invalid port mapping",
+        ),
+        (
+            &["--network", "pasta", "--ip", "10.0.0.2", "--", "true"],
+            "--ip needs a bridge",
+        ),
+        (
+            &["--dns", "192.0.2.1", "--", "true"],
+            "--dns and --add-host need",
+        ),
+        (
+            &["--network", "bridge", "--add-host", "db", "--", "true"],
+            "NAME:ADDR",
+        ),
+        (
+            &["--network-state", "/x", "--", "true"],
+            "--network-state applies",
+        ),
+        (&["--format", "json", "--", "true"], "--check"),
     ];
     let mut wrong = Vec::new();
     for (args, needle) in cases {
@@ -505,8 +603,39 @@ fn help_and_version_exit_0_and_document_the_rules() {
         "--device-write-bps",
         ":rw",
         "-1",
+        "--cap-add",
+        "--cap-drop",
+        "--privileged",
+        "--user",
+        "no-new-privileges",
+        "apparmor=",
+        "label=type:T",
+        "seccomp=unconfined",
+        "--landlock-ro",
+        "--landlock-rw",
+        "container:PID",
+        "ns:PATH",
+        "pasta",
+        "--publish",
+        "--add-host",
+        "--network-state",
+        "--check",
+        "--format",
+        "--debug",
     ] {
         assert!(help.contains(needle), "--help lacks {needle:?}:\n{help}");
+    }
+    let o = Command::new(network_example())
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let help = stdout(&o);
+    for needle in ["create", "ls", "rm", "--state", "Exit codes"] {
+        assert!(
+            help.contains(needle),
+            "network --help lacks {needle:?}:\n{help}"
+        );
     }
 }
 
@@ -826,4 +955,654 @@ fn a_sigkilled_run_takes_its_container_along() {
     let o = output(&["--", "true"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_no_cgroup_of(run_pid);
+}
+
+/// A field of `/proc/self/status` as the program in the container printed it.
+fn status_field(status: &str, field: &str) -> Option<String> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .map(|v| v.trim().to_owned())
+}
+
+/// A capability mask field of a status text.
+fn cap_mask(status: &str, field: &str) -> u64 {
+    let v = status_field(status, field).unwrap_or_else(|| panic!("no {field} in {status}"));
+    u64::from_str_radix(&v, 16).unwrap()
+}
+
+/// The container's `/proc/self/status` under `flags`.
+fn container_status(flags: &[&str]) -> String {
+    let mut args = flags.to_vec();
+    args.extend(["--", "cat", "/proc/self/status"]);
+    let o = output(&args);
+    assert_eq!(o.status.code(), Some(0), "{flags:?}: {}", stderr(&o));
+    stdout(&o)
+}
+
+#[test]
+fn capability_flags_set_the_containers_capabilities() {
+    let _g = common::shared();
+    let docker = hutch::CapSet::docker_default();
+    let bits = |set: hutch::CapSet| set.iter().fold(0u64, |m, c| m | 1 << c.number());
+
+    let st = container_status(&[]);
+    assert_eq!(cap_mask(&st, "CapEff"), bits(docker), "{st}");
+    assert_eq!(status_field(&st, "NoNewPrivs").as_deref(), Some("1"));
+
+    let st = container_status(&["--cap-drop", "ALL"]);
+    for f in ["CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb"] {
+        assert_eq!(cap_mask(&st, f), 0, "{f} after --cap-drop ALL: {st}");
+    }
+
+    let st = container_status(&["--cap-add", "NET_ADMIN"]);
+    let net_admin = 1u64 << hutch::Capability::NetAdmin.number();
+    assert_eq!(cap_mask(&st, "CapEff"), bits(docker) | net_admin, "{st}");
+    assert_eq!(cap_mask(&st, "CapBnd"), bits(docker) | net_admin, "{st}");
+
+    // Docker's spellings, and drop-then-add.
+    let st = container_status(&[
+        "--cap-drop",
+        "all",
+        "--cap-add",
+        "cap_net_bind_service",
+        "--cap-add",
+        "CAP_KILL",
+    ]);
+    let want = 1u64 << hutch::Capability::NetBindService.number()
+        | 1u64 << hutch::Capability::Kill.number();
+    assert_eq!(cap_mask(&st, "CapEff"), want, "{st}");
+    let st = container_status(&["--cap-drop", "NET_RAW", "--cap-drop", "MKNOD"]);
+    let mut less = docker;
+    less.remove(hutch::Capability::NetRaw);
+    less.remove(hutch::Capability::Mknod);
+    assert_eq!(cap_mask(&st, "CapEff"), bits(less), "{st}");
+    let st = container_status(&["--cap-add", "ALL", "--cap-drop", "SYS_ADMIN"]);
+    let eff = cap_mask(&st, "CapEff");
+    assert_eq!(eff & 1 << hutch::Capability::SysAdmin.number(), 0, "{st}");
+    assert_ne!(eff & net_admin, 0, "{st}");
+
+    // --privileged: every capability run has, and no no_new_privs.
+    let mine = std::fs::read_to_string("/proc/self/status").unwrap();
+    let st = container_status(&["--privileged"]);
+    assert_eq!(
+        cap_mask(&st, "CapEff"),
+        cap_mask(&mine, "CapBnd") & bits(hutch::CapSet::all()),
+        "{st}"
+    );
+    assert_eq!(status_field(&st, "NoNewPrivs").as_deref(), Some("0"));
+
+    // The capabilities are the kernel's, not only numbers: chown needs CAP_CHOWN.
+    let chown = [
+        "--",
+        "sh",
+        "-c",
+        "touch /tmp/f && chown 1 /tmp/f && echo ok",
+    ];
+    let o = output(&chown);
+    assert_eq!(stdout(&o), "ok\n", "{}", stderr(&o));
+    let o = output(&[&["--cap-drop", "CHOWN"], &chown[..]].concat());
+    assert_ne!(o.status.code(), Some(0));
+    assert!(
+        stderr(&o).contains("Operation not permitted"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn user_and_no_new_privileges() {
+    let _g = common::shared();
+    let o = output(&["--user", "1000:1000", "--", "sh", "-c", "id -u; id -g"]);
+    assert_eq!(stdout(&o), "1000\n1000\n", "{}", stderr(&o));
+    let st = container_status(&["--user", "1000:1000"]);
+    assert_eq!(
+        cap_mask(&st, "CapEff"),
+        0,
+        "a non-root user has no capabilities: {st}"
+    );
+    // A user /etc/passwd does not know gets group 0 and HOME=/, as in Docker.
+    let o = output(&[
+        "--user",
+        "4242",
+        "--",
+        "sh",
+        "-c",
+        "id -u; id -g; echo $HOME",
+    ]);
+    assert_eq!(stdout(&o), "4242\n0\n/\n", "{}", stderr(&o));
+    // Names are looked up in the container's /etc/passwd (here the host's tree).
+    let o = output(&["--user", "nobody", "--", "sh", "-c", "id -u; id -g"]);
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    let nobody: Vec<&str> = passwd
+        .lines()
+        .find(|l| l.starts_with("nobody:"))
+        .expect("nobody in /etc/passwd")
+        .split(':')
+        .collect();
+    assert_eq!(
+        stdout(&o),
+        format!("{}\n{}\n", nobody[2], nobody[3]),
+        "{}",
+        stderr(&o)
+    );
+    // Added capabilities reach a non-root user (as ambient ones).
+    let st = container_status(&["--user", "1000", "--cap-add", "NET_ADMIN"]);
+    let net_admin = 1u64 << hutch::Capability::NetAdmin.number();
+    assert_eq!(cap_mask(&st, "CapEff") & net_admin, net_admin, "{st}");
+
+    for (opt, want) in [
+        ("no-new-privileges", "1"),
+        ("no-new-privileges=true", "1"),
+        ("no-new-privileges:true", "1"),
+        ("no-new-privileges=false", "0"),
+    ] {
+        let st = container_status(&["--security-opt", opt]);
+        assert_eq!(
+            status_field(&st, "NoNewPrivs").as_deref(),
+            Some(want),
+            "{opt}"
+        );
+    }
+    // systempaths=unconfined: /proc/keys (Docker masks it) is no longer masked.
+    let count = [
+        "--",
+        "sh",
+        "-c",
+        "grep -c ' /proc/keys ' /proc/self/mountinfo || true",
+    ];
+    let o = output(&count);
+    assert_eq!(stdout(&o).trim(), "1", "{}", stderr(&o));
+    let o = output(&[&["--security-opt", "systempaths=unconfined"], &count[..]].concat());
+    assert_eq!(stdout(&o).trim(), "0", "{}", stderr(&o));
+}
+
+/// Whether the running kernel has the LSM `name` active (`/sys/kernel/security/lsm`, or the
+/// AppArmor module's parameter when securityfs is not mounted).
+fn lsm_active(name: &str) -> bool {
+    if let Ok(list) = std::fs::read_to_string("/sys/kernel/security/lsm") {
+        return list.trim().split(',').any(|l| l == name);
+    }
+    name == "apparmor"
+        && std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+            .is_ok_and(|v| v.trim() == "Y")
+}
+
+#[test]
+fn lsm_options_apply_or_say_what_is_missing() {
+    let _g = common::shared();
+    let o = output(&[
+        "--security-opt",
+        "apparmor=unconfined",
+        "--",
+        "cat",
+        "/proc/self/attr/current",
+    ]);
+    if lsm_active("apparmor") {
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(stdout(&o).contains("unconfined"), "{}", stdout(&o));
+    } else {
+        assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("AppArmor is not enabled"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    let o = output(&["--security-opt", "label=type:container_t", "--", "true"]);
+    if lsm_active("selinux") {
+        // With SELinux, whether container_t exists depends on the loaded policy.
+        println!("note: SELinux is active; label result: {}", stderr(&o));
+    } else {
+        assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("SELinux is not enabled"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    // label=disable is the default: nothing to apply, so it runs everywhere.
+    let o = output(&["--security-opt", "label=disable", "--", "true"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn landlock_paths_confine_the_program() {
+    let _g = common::shared();
+    let dir = TargetTmp::new();
+    let d = dir.0.to_str().unwrap();
+    let vol = format!("{d}:/mnt");
+    let o = output(&[
+        "-v",
+        &vol,
+        "--landlock-ro",
+        "/",
+        "--landlock-rw",
+        d,
+        "--",
+        "sh",
+        "-c",
+        "echo x > /mnt/f && echo wrote; echo y > /tmp/g || echo denied",
+    ]);
+    assert_eq!(stdout(&o), "wrote\ndenied\n", "{}", stderr(&o));
+    assert!(stderr(&o).contains("Permission denied"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(dir.0.join("f")).unwrap(), "x\n");
+    // Only /usr: the program runs (merged /usr holds it and its libraries), /etc is denied.
+    let o = output(&["--landlock-ro", "/usr", "--", "cat", "/etc/hostname"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("Permission denied"), "{}", stderr(&o));
+}
+
+/// Runs `script` with `sh` in a network namespace of its own (`unshare --net`, util-linux)
+/// that stands in for the host, with `lo` up: nothing it does reaches the machine's real
+/// network, and its links and rules go away with it. `$RUN`, `$NETWORK` and `$STATE` (a fresh
+/// directory for network state) are set. At most 120 s (`timeout`, coreutils).
+fn in_netns(script: &str, state: &Path) -> Output {
+    Command::new("timeout")
+        .args(["120", "unshare", "--net", "sh", "-uc"])
+        .arg(format!("ip link set lo up\n{script}"))
+        .env("RUN", example())
+        .env("NETWORK", network_example())
+        .env("STATE", state)
+        .stdin(Stdio::null())
+        .output()
+        .expect("timeout (coreutils) and unshare (util-linux)")
+}
+
+/// The lines after `--- name` up to the next `---` line.
+fn section(text: &str, name: &str) -> Vec<String> {
+    let head = format!("--- {name}");
+    text.lines()
+        .skip_while(|l| *l != head)
+        .skip(1)
+        .take_while(|l| !l.starts_with("---"))
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// A one-connection TCP server on port 80: greets, and ends.
+const SERVER: &str = "import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('0.0.0.0', 80))
+s.listen(1)
+c, a = s.accept()
+c.sendall(b'hello from the container\\n')
+c.close()
+";
+
+/// The issue's "not done until": `run --network bridge -p 8080:80 -- <a server>` as root in a
+/// namespace standing in for the host answers a client there on 127.0.0.1:8080, and leaves
+/// nothing behind but the network itself, which `network rm` then removes.
+#[test]
+fn a_published_port_answers_on_the_hosts_loopback_and_nothing_is_left() {
+    let _g = common::shared();
+    let state = TargetTmp::new();
+    let script = format!(
+        r#"
+"$RUN" --network bridge --network-state "$STATE" --print-network -p 8080:80 -- python3 -c "{SERVER}" &
+run=$!
+echo "run-pid $run"
+for i in $(seq 150); do
+  if out=$(python3 -c 'import socket; s = socket.create_connection(("127.0.0.1", 8080), timeout=2); print(s.recv(100).decode().strip())' 2>/dev/null); then
+    echo "client: $out"; break
+  fi
+  sleep 0.1
+done
+wait $run; echo "run-exit $?"
+echo "--- links"; ip -o link show | cut -d: -f2
+echo "--- chains"; nft list table ip hutch | grep -o 'chain [^ ]*'
+echo "--- state"; ls -A "$STATE" "$STATE/hutch0"
+echo "--- rm"; "$NETWORK" rm hutch0 --state "$STATE"; echo "rm-exit $?"
+echo "--- links after rm"; ip -o link show | cut -d: -f2
+echo "--- tables after rm"; nft list tables
+echo "--- state after rm"; ls -A "$STATE"
+echo "--- end"
+"#
+    );
+    let o = in_netns(&script, &state.0);
+    let out = stdout(&o);
+    let err = stderr(&o);
+    let all = format!("stdout:\n{out}\nstderr:\n{err}");
+    assert!(
+        out.contains("client: hello from the container"),
+        "no answer on 127.0.0.1:8080: {all}"
+    );
+    assert!(out.contains("run-exit 0"), "{all}");
+    // Nothing printed but what --print-network asked for.
+    assert!(
+        err.contains("run: network hutch0: address 10.88.")
+            && err.contains("gateway 10.88.0.1")
+            && err.contains("published [8080:80/tcp]"),
+        "{all}"
+    );
+    // After the container: the network (bridge, its two chains, its configuration) stays,
+    // as Docker's bridge network does; no veth, no container chain, no lease.
+    assert_eq!(section(&out, "links"), ["lo", "hutch0"], "{all}");
+    assert_eq!(
+        section(&out, "chains"),
+        ["chain hutch0-postrouting", "chain hutch0-guard"],
+        "{all}"
+    );
+    // The network's configuration and its lock file; no lease.
+    assert_eq!(
+        section(&out, "state"),
+        [
+            format!("{}:", state.0.display()),
+            "hutch0".to_owned(),
+            format!("{}/hutch0:", state.0.display()),
+            ".lock".to_owned(),
+            "config".to_owned()
+        ],
+        "{all}"
+    );
+    assert_eq!(section(&out, "rm"), ["hutch0", "rm-exit 0"], "{all}");
+    assert_eq!(section(&out, "links after rm"), ["lo"], "{all}");
+    assert!(section(&out, "tables after rm").is_empty(), "{all}");
+    assert!(section(&out, "state after rm").is_empty(), "{all}");
+    // The container's own /etc/hosts and /etc/resolv.conf went with it.
+    let pid = out
+        .lines()
+        .find_map(|l| l.strip_prefix("run-pid "))
+        .expect("run's pid");
+    let files = Path::new("/run/hutch/containers");
+    for e in std::fs::read_dir(files).into_iter().flatten().flatten() {
+        assert!(
+            !e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("hutch-{pid}-")),
+            "run left {}",
+            e.path().display()
+        );
+    }
+}
+
+#[test]
+fn named_networks_addresses_and_names() {
+    let _g = common::shared();
+    let state = TargetTmp::new();
+    let script = r#"
+"$NETWORK" create backend --subnet 10.89.0.0/24 --state "$STATE"; echo "create-exit $?"
+"$NETWORK" create backend --state "$STATE"; echo "again-exit $?"
+echo "--- ls"; "$NETWORK" ls --state "$STATE"
+echo "--- container"
+"$RUN" --network backend --network-state "$STATE" --hostname web --ip 10.89.0.7 \
+  --dns 192.0.2.53 --add-host db:10.89.0.9 -- \
+  sh -c 'ip -4 -o addr show dev eth0 | tr -s " " | cut -d" " -f4; ip route show default | cut -d" " -f1-3; grep nameserver /etc/resolv.conf; grep -w db /etc/hosts; grep -w web /etc/hosts'
+echo "run-exit $?"
+echo "--- missing"; "$RUN" --network nosuch --network-state "$STATE" -- true; echo "missing-exit $?"
+echo "--- busy"
+"$RUN" --init --network backend --network-state "$STATE" -- sleep 100 &
+run=$!
+for i in $(seq 100); do [ -n "$(ip -o link show type veth)" ] && break; sleep 0.1; done
+"$NETWORK" rm backend --state "$STATE"; echo "busy-exit $?"
+kill -TERM $run; wait $run; echo "killed-exit $?"
+echo "--- rm"; "$NETWORK" rm backend --state "$STATE"; echo "rm-exit $?"
+"$NETWORK" rm backend --state "$STATE"; echo "rm-again-exit $?"
+echo "--- left"; ip -o link show | cut -d: -f2; nft list tables; ls -A "$STATE"
+echo "--- end"
+"#;
+    let o = in_netns(script, &state.0);
+    let out = stdout(&o);
+    let err = stderr(&o);
+    let all = format!("stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("create-exit 0\n"), "{all}");
+    assert!(out.contains("again-exit 1\n"), "{all}");
+    assert!(err.contains("network backend exists already"), "{all}");
+    assert_eq!(section(&out, "ls"), ["backend"], "{all}");
+    assert_eq!(
+        section(&out, "container"),
+        [
+            "10.89.0.7/24",
+            "default via 10.89.0.1",
+            "nameserver 192.0.2.53",
+            "10.89.0.9\tdb",
+            "10.89.0.7\tweb",
+            "run-exit 0"
+        ],
+        "{all}"
+    );
+    assert_eq!(section(&out, "missing"), ["missing-exit 125"], "{all}");
+    assert!(err.contains("network create nosuch"), "{all}");
+    let busy = section(&out, "busy");
+    assert!(busy.contains(&"busy-exit 1".to_owned()), "{all}");
+    assert!(err.contains("still has 1 attached container"), "{all}");
+    assert!(busy.contains(&"killed-exit 143".to_owned()), "{all}");
+    assert_eq!(
+        section(&out, "rm"),
+        ["backend", "rm-exit 0", "rm-again-exit 1"],
+        "{all}"
+    );
+    assert_eq!(section(&out, "left"), ["lo"], "{all}");
+}
+
+/// The network namespace of a process, as `readlink /proc/PID/ns/net` shows it.
+fn netns_of(pid: &str) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/net"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn joining_the_hosts_or_another_containers_network() {
+    let _g = common::shared();
+    let show = ["--", "readlink", "/proc/self/ns/net"];
+    let mine = netns_of("self");
+    let o = output(&[&["--network", "host"], &show[..]].concat());
+    assert_eq!(stdout(&o).trim(), mine, "{}", stderr(&o));
+    let o = output(&show);
+    let own = stdout(&o).trim().to_owned();
+    assert!(own.starts_with("net:[") && own != mine, "{own}");
+
+    let mut r = Running::start(&["--", "sleep", "1000"]);
+    let first = r.container().to_string();
+    let theirs = netns_of(&first);
+    assert_ne!(theirs, mine);
+    let join = format!("container:{first}");
+    let o = output(&[&["--network", &join, "--print-network"], &show[..]].concat());
+    assert_eq!(stdout(&o).trim(), theirs, "{}", stderr(&o));
+    assert!(stderr(&o).contains("(joined)"), "{}", stderr(&o));
+    let path = format!("ns:/proc/{first}/ns/net");
+    let o = output(&[&["--network", &path], &show[..]].concat());
+    assert_eq!(stdout(&o).trim(), theirs, "{}", stderr(&o));
+    drop(r);
+    // A process that is gone: a clear error, not someone else's network.
+    let o = output(&[&["--network", "container:999999999"], &show[..]].concat());
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    assert!(stderr(&o).contains("container:999999999"), "{}", stderr(&o));
+}
+
+#[test]
+fn check_reports_whether_the_configuration_can_run() {
+    let _g = common::shared();
+    // The library's own report for the same configuration is the oracle.
+    let mut plain = hutch::Container::new();
+    let mut limited = hutch::Container::new();
+    limited.limit_memory(64u64 << 20);
+    for (flags, c) in [
+        (&[][..], &mut plain),
+        (&["--memory", "64m"][..], &mut limited),
+    ] {
+        c.die_with_parent(true);
+        let want = hutch::preflight::for_container(c).can_run();
+        let o = output(&[flags, &["--check"]].concat());
+        let out = stdout(&o);
+        assert_eq!(
+            o.status.code(),
+            Some(if want { 0 } else { 1 }),
+            "{flags:?}: {out}{}",
+            stderr(&o)
+        );
+        assert!(out.starts_with("hutch preflight: Linux "), "{out}");
+        assert!(out.contains("STATE") && out.contains("kernel"), "{out}");
+        let verdict = if want {
+            "verdict: the requested configuration can run"
+        } else {
+            "verdict: the requested configuration cannot run"
+        };
+        assert!(out.contains(verdict), "{out}");
+
+        let o = output(&[flags, &["--check", "--format", "json", "--", "true"]].concat());
+        let json = stdout(&o);
+        assert_eq!(o.status.code(), Some(if want { 0 } else { 1 }), "{json}");
+        assert!(
+            json.starts_with("{\"kernel\":") && json.ends_with("}\n"),
+            "{json}"
+        );
+        assert!(json.contains(&format!("\"can_run\":{want}")), "{json}");
+        assert_eq!(json.lines().count(), 1, "{json}");
+    }
+    // Networking is part of the request.
+    let o = output(&["--check", "--format", "json", "--network", "bridge"]);
+    assert!(stdout(&o).contains("\"networking\":true"), "{}", stdout(&o));
+    let o = output(&["--check", "--format", "json", "--network", "pasta"]);
+    assert!(
+        stdout(&o).contains("\"rootless_networking\":true"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn debug_prints_the_spawn_timeline_or_how_to_get_it() {
+    let _g = common::shared();
+    let o = output(&["--debug", "--", "sh", "-c", "echo ran"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "ran\n");
+    let err = stderr(&o);
+    if cfg!(feature = "tracing") {
+        assert!(err.contains("run: debug: hutch.spawn sh"), "{err}");
+        for step in ["plan", "clone", "wait for exec", "running"] {
+            let line = err
+                .lines()
+                .find(|l| l.trim_start_matches("run: debug:").trim().starts_with(step))
+                .unwrap_or_else(|| panic!("no step {step:?}: {err}"));
+            assert!(line.contains(" ms") && line.contains("(at "), "{line}");
+        }
+    } else {
+        assert!(err.contains("--features tracing"), "{err}");
+    }
+    // Without --debug, nothing extra.
+    let o = output(&["--", "true"]);
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+}
+
+/// `--network pasta` as an unprivileged user (`nobody`, through `setpriv`), with a published
+/// port reached on the caller's `127.0.0.1`. pasta needs an uplink to copy addresses from:
+/// the test namespace gets a veth pair of its own (both ends in it), so nothing leaves it.
+/// Needs Debian's `passt`.
+#[test]
+fn pasta_gives_an_unprivileged_caller_a_network_with_published_ports() {
+    let _g = common::shared();
+    let state = TargetTmp::new();
+    let script = format!(
+        r#"
+ip link add up0 type veth peer name up1
+ip link set up1 up
+ip addr add 192.0.2.2/24 dev up0
+ip link set up0 up
+ip route add default via 192.0.2.1
+setpriv --reuid=65534 --regid=65534 --clear-groups "$RUN" --network pasta --print-network \
+  -p 8081:80 -- python3 -c "{SERVER}" &
+run=$!
+for i in $(seq 150); do
+  if out=$(python3 -c 'import socket; s = socket.create_connection(("127.0.0.1", 8081), timeout=2); print(s.recv(100).decode().strip())' 2>/dev/null); then
+    echo "client: $out"; break
+  fi
+  sleep 0.1
+done
+wait $run; echo "run-exit $?"
+setpriv --reuid=65534 --regid=65534 --clear-groups "$RUN" --network bridge \
+  --network-state "$STATE" -- true
+echo "bridge-exit $?"
+"#
+    );
+    let o = in_netns(&script, &state.0);
+    let out = stdout(&o);
+    let err = stderr(&o);
+    let all = format!("stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("client: hello from the container"), "{all}");
+    assert!(out.contains("run-exit 0"), "{all}");
+    assert!(
+        err.contains("run: network pasta: the caller's addresses (pasta pid ")
+            && err.contains("published [8081:80/tcp]"),
+        "{all}"
+    );
+    // A bridge needs root; the message says what to use instead.
+    assert!(out.contains("bridge-exit 125"), "{all}");
+    assert!(err.contains("can use --network pasta"), "{all}");
+    // pasta ended with the container.
+    let pid = err
+        .split("pasta pid ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .expect("pasta's pid");
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    assert!(!comm.starts_with("pasta"), "pasta {pid} still runs");
+}
+
+#[test]
+fn seccomp_profiles_from_json_or_none() {
+    let _g = common::shared();
+    let st = container_status(&[]);
+    assert_eq!(status_field(&st, "Seccomp").as_deref(), Some("2"), "{st}");
+    let st = container_status(&["--security-opt", "seccomp=unconfined"]);
+    assert_eq!(status_field(&st, "Seccomp").as_deref(), Some("0"), "{st}");
+
+    let dir = TargetTmp::new();
+    let profile = dir.0.join("no-mkdir.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
+                          "errnoRet": 1}]}"#,
+    )
+    .unwrap();
+    let opt = format!("seccomp={}", profile.display());
+    let o = output(&[
+        "--security-opt",
+        &opt,
+        "--",
+        "sh",
+        "-c",
+        "grep Seccomp: /proc/self/status; mkdir /tmp/d && echo made",
+    ]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("Seccomp:\t2") && !out.contains("made"),
+        "{out}{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("Operation not permitted"),
+        "{}",
+        stderr(&o)
+    );
+
+    // Bad profiles: exit 125, naming the file and what is wrong.
+    for (name, text, needle) in [
+        ("malformed.json", "{\"defaultAction\": ", "malformed.json"),
+        (
+            "unknown.json",
+            r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["no_such_call"], "action": "SCMP_ACT_ERRNO"}]}"#,
+            "no_such_call",
+        ),
+    ] {
+        let path = dir.0.join(name);
+        std::fs::write(&path, text).unwrap();
+        let opt = format!("seccomp={}", path.display());
+        let o = output(&["--security-opt", &opt, "--", "true"]);
+        assert_eq!(o.status.code(), Some(125), "{name}: {}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{name}: {}", stderr(&o));
+    }
+    let o = output(&[
+        "--security-opt",
+        "seccomp=/nonexistent/p.json",
+        "--",
+        "true",
+    ]);
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    assert!(stderr(&o).contains("/nonexistent/p.json"), "{}", stderr(&o));
 }

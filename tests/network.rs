@@ -336,3 +336,43 @@ fn rootless_networking_through_pasta() {
     common::assert_rerun_passed(&out);
     // And without pasta installed the error names it: covered by hutch-netns' own tests.
 }
+
+#[test]
+fn fifty_containers_from_eight_threads_get_distinct_addresses() {
+    let _g = shared();
+    let host = HostNs::new();
+    let state = TempDir::new("hutch-net-state");
+    let cfg = host.network(&state);
+    let addrs = std::sync::Mutex::new(Vec::new());
+    // Every container lives until all are up: an address released early may be reused, as
+    // it should.
+    let all_up = std::sync::Barrier::new(8);
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let (cfg, addrs, all_up) = (cfg.clone(), &addrs, &all_up);
+            s.spawn(move || {
+                let n = if t < 2 { 7 } else { 6 };
+                let mut c = Container::new();
+                c.network(NetworkMode::Bridge(cfg)).cgroup(false);
+                let kids: Vec<hutch::Child> = (0..n)
+                    .map(|_| c.command("sleep").arg("30").spawn().unwrap())
+                    .collect();
+                let mut mine: Vec<IpAddr> = kids
+                    .iter()
+                    .map(|k| k.network().unwrap().address().unwrap().addr())
+                    .collect();
+                addrs.lock().unwrap().append(&mut mine);
+                all_up.wait();
+                drop(kids);
+            });
+        }
+    });
+    let mut all = addrs.into_inner().unwrap();
+    assert_eq!(all.len(), 50);
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 50, "two containers shared an address");
+    // All gone: only lo and the bridge are left.
+    let links = host.links();
+    assert!(links.lines().count() <= 2, "{links}");
+}

@@ -456,7 +456,24 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         (None, true) => Some(InitPlan::InProcess),
         (None, false) => None,
     };
+    // Every descriptor the child uses; it closes all others first thing, so that it never
+    // holds the caller's files (and their locks: another thread's flock would stay held by
+    // this child's copy of the descriptor while the child waits for its parent).
+    let mut keep: Vec<RawFd> = fds.sources().collect();
+    keep.push(report_w.as_raw_fd());
+    keep.extend(user.sync.as_ref().map(|(r, _)| r.as_raw_fd()));
+    keep.extend(parent_pidfd.as_ref().map(|fd| fd.as_raw_fd()));
+    keep.extend(init_fd.as_ref().map(|fd| fd.as_raw_fd()));
+    keep.extend(landlock.as_ref().and_then(|l| l.fd()));
+    keep.extend(joins.iter().map(|(fd, _)| *fd));
+    if let Some(j) = &join {
+        keep.push(j.pidfd);
+        keep.extend(j.cgroup_fd);
+    }
+    keep.sort_unstable();
+    keep.dedup();
     let plan = Prepared {
+        keep,
         report_fd: report_w.as_raw_fd(),
         progress: progress.as_ptr(),
         parent_ends: [

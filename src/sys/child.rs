@@ -6,7 +6,7 @@
 //!
 //! | # | layer | child side | reports as |
 //! |---|---|---|---|
-//! | 1 | start | close the parent's ends, reset every signal disposition, parent-death signal | `Signals`, `DeathSignal` |
+//! | 1 | start | close every descriptor but the ones it uses, reset every signal disposition, parent-death signal | `CloseFds`, `Signals`, `DeathSignal` |
 //! | 2 | join (`exec`) | non-dumpable, close all but the needed descriptors, `setns`, fork into the pid namespace | `Dumpable`, `CloseFds`, `Join`, `JoinFork` |
 //! | 3 | user and time namespaces | `unshare(CLONE_NEWTIME)`, own id maps, wait for the parent's maps, enter the time namespace | `TimeNamespace`, `IdMap`, `Sync`, `EnterTimeNamespace` |
 //! | 3b | joined namespaces | `setns` into network, IPC, UTS namespaces given by handle | `Join` |
@@ -165,6 +165,8 @@ pub(crate) struct ExecPlan {
 /// Holds raw pointers into owned `CString`s, so it is neither `Send` nor `Sync` and must not
 /// be taken apart (the vectors' heap buffers do not move when the struct does).
 pub(crate) struct Prepared {
+    /// Every descriptor the child uses, ascending: it closes all others (above 2) first.
+    pub keep: Vec<RawFd>,
     pub report_fd: RawFd,
     pub progress: *const Progress,
     /// The parent's ends of the report and sync channels: closed first thing in the child, so
@@ -376,6 +378,12 @@ pub(crate) unsafe fn child_main(p: &Prepared) -> ! {
         if fd >= 0 {
             sys_close(fd);
         }
+    }
+    // Nothing of the caller's but what the child uses: not its other threads' files, nor
+    // their locks (a flock held through this copy would outlive the thread's own close).
+    reach(p, slot, step::CLOSE_FDS);
+    if keep_only(&p.keep) == -1 {
+        fail(p, step::CLOSE_FDS, 0);
     }
     // The parent blocked every signal around clone3, so no handler of the caller's can run
     // here; put every disposition back to the default before anything is unblocked.

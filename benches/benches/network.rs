@@ -18,7 +18,10 @@ use hutch::{Container, NetworkMode};
 const HOST: &str = "hutch-bench-host";
 
 fn ip(args: &[&str]) {
-    let st = Command::new("ip").args(args).status().expect("ip (iproute2)");
+    let st = Command::new("ip")
+        .args(args)
+        .status()
+        .expect("ip (iproute2)");
     assert!(st.success(), "ip {args:?}");
 }
 
@@ -53,7 +56,9 @@ fn bridge(c: &mut Criterion) {
     g.bench_function("unshare_net_plus_ip", |b| {
         b.iter(|| {
             let st = Command::new("ip")
-                .args(["netns", "exec", HOST, "unshare", "--mount", "sh", "-c", script])
+                .args([
+                    "netns", "exec", HOST, "unshare", "--mount", "sh", "-c", script,
+                ])
                 .status()
                 .unwrap();
             assert!(st.success());

@@ -566,10 +566,13 @@ impl Container {
     /// ([`Child::namespace`](crate::Child::namespace), opened through its pidfd), a persisted
     /// one (`NsHandle::open_path("/run/netns/NAME")`), or any [`NsHandle`](hutch_ns::NsHandle).
     ///
-    /// Network, IPC and UTS namespaces can be joined. The child enters them with `setns` on
-    /// the handle's descriptor, never by a pid. A container with a user namespace of its own
-    /// can join only namespaces that its user namespace owns; join with
-    /// `user_namespace(false)` otherwise.
+    /// Network, IPC, UTS, cgroup and pid namespaces can be joined (`docker run --pid
+    /// container:X`: the program then sees the other container's processes, and its fresh
+    /// `/proc` shows them; it has no init of its own). The child enters them with `setns` on
+    /// the handle's descriptor, never by a pid. Mount, user and time namespaces are refused
+    /// with an error ([`Child::exec`](crate::Child::exec) joins all of a running container's).
+    /// A container with a user namespace of its own can join only namespaces that its user
+    /// namespace owns; join with `user_namespace(false)` otherwise.
     #[doc(alias = "setns")]
     pub fn join_namespace(&mut self, handle: hutch_ns::NsHandle) -> &mut Self {
         let kind = handle.kind();

@@ -240,7 +240,7 @@ fn bad_network_settings_are_clear_errors() {
     let err = c.command("true").spawn().unwrap_err();
     assert!(matches!(err, SpawnError::NetworkConfig { .. }), "{err:?}");
     let mut c = Container::new();
-    c.join_namespace(NsHandle::open_path("/proc/self/ns/pid").unwrap());
+    c.join_namespace(NsHandle::open_path("/proc/self/ns/mnt").unwrap());
     let err = c.command("true").spawn().unwrap_err();
     assert!(matches!(err, SpawnError::JoinNamespace { .. }), "{err:?}");
     let _ = Write::flush(&mut std::io::stdout());
@@ -375,4 +375,44 @@ fn fifty_containers_from_eight_threads_get_distinct_addresses() {
     // All gone: only lo and the bridge are left.
     let links = host.links();
     assert!(links.lines().count() <= 2, "{links}");
+}
+
+#[test]
+fn joining_another_containers_pid_and_ipc_namespaces() {
+    let _g = shared();
+    let mut a = Container::new();
+    a.hostname("first");
+    let mut first = a.command("sleep").arg("30").spawn().unwrap();
+    let mut b = Container::new();
+    b.join_namespace(first.namespace(hutch::Namespace::Pid).unwrap())
+        .join_namespace(first.namespace(hutch::Namespace::Ipc).unwrap());
+    let out = b
+        .command("/bin/sh")
+        .args(["-c", "cat /proc/1/comm; ls /proc | grep -c '^[0-9]'"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("sleep"), "PID 1 seen inside: {text}");
+    // The joined namespace's sleep, the shell, grep and ls: a handful, not the host's.
+    let count: usize = lines.next().unwrap().trim().parse().unwrap();
+    assert!((2..10).contains(&count), "{text}");
+    // An init cannot be combined with a joined pid namespace.
+    b.init(true);
+    let err = b.command("true").spawn().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SpawnError::JoinNamespace { .. } | SpawnError::NeedsNamespace { .. }
+        ),
+        "{err:?}"
+    );
+    assert!(hutch::error_chain(&err).contains("init"), "{err}");
+    first.kill().unwrap();
+    first.wait().unwrap();
 }

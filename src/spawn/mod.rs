@@ -98,7 +98,8 @@ fn mount_plan(
 ) -> Result<Option<PreparedMounts>, SpawnError> {
     let c = &cmd.container;
     let own_tree = c.rootfs.is_some() || c.minimal_tree;
-    let fresh_proc = c.proc && (ns.contains(Namespaces::PID) || own_tree);
+    let joins_pid = c.net.joins.iter().any(|(k, _)| *k == Namespace::Pid);
+    let fresh_proc = c.proc && (ns.contains(Namespaces::PID) || own_tree || joins_pid);
     if !ns.contains(Namespaces::MOUNT) {
         let what = if c.rootfs.is_some() {
             Some("a rootfs")
@@ -338,7 +339,11 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
             namespace: Namespace::Pid,
         });
     }
-    let joins = if joining { Vec::new() } else { joins(cmd)? };
+    let (joins, pid_join) = if joining {
+        (Vec::new(), None)
+    } else {
+        joins(cmd)?
+    };
     let net_setup = if joining {
         None
     } else {
@@ -466,6 +471,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     keep.extend(init_fd.as_ref().map(|fd| fd.as_raw_fd()));
     keep.extend(landlock.as_ref().and_then(|l| l.fd()));
     keep.extend(joins.iter().map(|(fd, _)| *fd));
+    keep.extend(pid_join);
     if let Some(j) = &join {
         keep.push(j.pidfd);
         keep.extend(j.cgroup_fd);
@@ -484,6 +490,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         join,
         userns: userns_plan,
         joins,
+        pid_join,
         hostname,
         domainname,
         loopback: (ns.contains(Namespaces::NET)).then(sys::loopback_request),
@@ -510,6 +517,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     let shared_vm = sys::shared_vm_supported()
         && plan.init.is_none()
         && !joining
+        && plan.pid_join.is_none()
         && user.sync.is_none()
         && plan.creds.uid.is_none()
         && plan.creds.gid.is_none();
@@ -587,7 +595,9 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     trace.step("id maps and time offsets");
 
     // --- Wait for exec (end of file) or a failure report. -------------------------------
-    let (pid, pidfd) = if joining {
+    let (pid, pidfd) = if joining || plan.pid_join.is_some() {
+        // The first child forked the process that runs the program (into the joined
+        // container's pid namespace) and ended.
         join::finish(cloned.pidfd, &report, &plan, cmd, &progress)?
     } else {
         // End of file: the program was exec'd, or the child died on the way. A stray READY
@@ -636,7 +646,11 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
                 .as_ref()
                 .map_or(Namespaces::empty(), |j| j.namespaces)
         } else {
-            ns
+            // Joined namespaces differ from the caller's too: `exec` joins them as well.
+            c.net
+                .joins
+                .iter()
+                .fold(ns, |set, (kind, _)| set | kind.as_set())
         },
         stdin,
         stdout,
@@ -679,20 +693,48 @@ fn confine(
     Ok((labels, landlock))
 }
 
-/// The namespaces to join instead of creating, as `(descriptor, CLONE_NEW* type)`.
-fn joins(cmd: &Command) -> Result<Vec<(std::os::fd::RawFd, libc::c_int)>, SpawnError> {
+/// The namespaces to join instead of creating, as `(descriptor, CLONE_NEW* type)`, and the pid
+/// namespace to join, if any.
+#[allow(clippy::type_complexity)]
+fn joins(
+    cmd: &Command,
+) -> Result<(Vec<(std::os::fd::RawFd, libc::c_int)>, Option<RawFd>), SpawnError> {
     let mut out = Vec::new();
+    let mut pid = None;
     for (kind, handle) in &cmd.container.net.joins {
-        if !matches!(kind, Namespace::Net | Namespace::Ipc | Namespace::Uts) {
+        let reason = match kind {
+            Namespace::Net | Namespace::Ipc | Namespace::Uts | Namespace::Cgroup => None,
+            Namespace::Pid if cmd.container.init => Some(
+                "a container that joins a pid namespace has no init of its own (the \
+                 namespace's PID 1 reaps)",
+            ),
+            Namespace::Pid => {
+                pid = Some(handle.as_fd().as_raw_fd());
+                continue;
+            }
+            Namespace::Mount => Some(
+                "the container's mount plan would change the other container's mounts \
+                 (Child::exec joins a running container's)",
+            ),
+            Namespace::User => Some(
+                "a new container's user namespace is made or kept, not joined (Child::exec \
+                 joins a running container's)",
+            ),
+            Namespace::Time => Some(
+                "time namespaces are given offsets, not joined (Child::exec joins a running \
+                 container's)",
+            ),
+            _ => Some("this kind of namespace cannot be joined by a new container"),
+        };
+        if let Some(reason) = reason {
             return Err(SpawnError::JoinNamespace {
                 namespace: *kind,
-                reason: "only network, IPC and UTS namespaces can be joined by a new container \
-                         (Child::exec joins all of a running container's)",
+                reason,
             });
         }
         out.push((handle.as_fd().as_raw_fd(), kind.clone_flag() as libc::c_int));
     }
-    Ok(out)
+    Ok((out, pid))
 }
 
 /// The descriptors a joining intermediate keeps: what the program needs, ascending.

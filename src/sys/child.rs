@@ -179,6 +179,9 @@ pub(crate) struct Prepared {
     pub userns: UserNsPlan,
     /// Namespaces to join (`setns`) instead of creating: `(descriptor, CLONE_NEW* type)`.
     pub joins: Vec<(RawFd, c_int)>,
+    /// A pid namespace to join: the child enters it and forks the process that goes on
+    /// (only children enter a joined pid namespace), which reports in slot 1.
+    pub pid_join: Option<RawFd>,
     pub hostname: Option<CString>,
     pub domainname: Option<CString>,
     pub loopback: Option<libc::ifreq>,
@@ -403,6 +406,10 @@ pub(crate) unsafe fn child_main(p: &Prepared) -> ! {
             fail(p, step::JOIN, i as u32);
         }
     }
+    if let Some(fd) = p.pid_join {
+        enter_pid_namespace(p, fd);
+        slot = 1;
+    }
     uts(p);
     if let Some(req) = &p.loopback {
         reach(p, slot, step::LOOPBACK);
@@ -510,6 +517,45 @@ fn join_container(p: &Prepared, join: &Join) {
         0 => {
             // The process that goes on to exec; it records its progress in slot 1.
             reach(p, 1, step::START);
+        }
+        _ => exit(0),
+    }
+}
+
+/// Joins the pid namespace behind `fd` and forks the process that goes on inside it, as a
+/// child of the caller (`CLONE_PARENT`, its pid written into the progress page by the kernel);
+/// this process ends. Everything after happens in the new process, so its fresh `/proc` shows
+/// the joined namespace.
+fn enter_pid_namespace(p: &Prepared, fd: RawFd) {
+    reach(p, 0, step::JOIN);
+    // SAFETY: setns on a namespace descriptor the parent keeps open.
+    if unsafe { libc::setns(fd, libc::CLONE_NEWPID) } == -1 {
+        fail(p, step::JOIN, 0);
+    }
+    reach(p, 0, step::JOIN_FORK);
+    // SAFETY: `progress` is valid (see `reach`).
+    let joined = unsafe { &(*p.progress).joined } as *const AtomicI32;
+    let mut args = CloneArgs {
+        flags: (libc::CLONE_PARENT | libc::CLONE_PARENT_SETTID) as u64,
+        parent_tid: joined as u64,
+        exit_signal: 0,
+        ..CloneArgs::default()
+    };
+    // SAFETY: a fork-like clone3 (no CLONE_VM): the new process continues here on a copy of
+    // this stack.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            size_of::<CloneArgs>(),
+        )
+    };
+    match pid {
+        -1 => fail(p, step::JOIN_FORK, 0),
+        0 => {
+            reach(p, 1, step::START);
+            // The parent-death signal is per process: set it again for this one.
+            set_death_signal(p);
         }
         _ => exit(0),
     }

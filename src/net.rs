@@ -167,7 +167,7 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 
 /// The parent's side of the network layer for one spawn.
 pub(crate) struct NetSetup {
-    network: Option<Network>,
+    network: Option<Arc<Network>>,
     options: AttachOptions,
     hostname: Option<String>,
     dns: Vec<IpAddr>,
@@ -225,6 +225,35 @@ fn remove_stale_files() {
     });
 }
 
+/// Opens a network, once per process per configuration: opening makes sure of the bridge, the
+/// sysctls and the network's nf_tables chains (milliseconds), which only the first container
+/// needs. A network removed meanwhile (`network rm`) is opened again.
+fn open_network(cfg: &NetworkConfig) -> Result<Arc<Network>, SpawnError> {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static OPEN: Mutex<Option<HashMap<String, Arc<Network>>>> = Mutex::new(None);
+    // The configuration's full description (name, bridge, subnets, state directory, host
+    // namespace handle) is the key.
+    let key = format!("{cfg:?}");
+    let cached = OPEN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_with(HashMap::new)
+        .get(&key)
+        .cloned();
+    if let Some(net) = cached
+        && net.state_dir().join("config").exists()
+    {
+        return Ok(net);
+    }
+    let net = Arc::new(cfg.open().map_err(net_error)?);
+    OPEN.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_with(HashMap::new)
+        .insert(key, net.clone());
+    Ok(net)
+}
+
 /// Checks the network settings and opens what the parent will need after the clone.
 pub(crate) fn prepare(cmd: &Command, ns: Namespaces) -> Result<Option<NetSetup>, SpawnError> {
     let c = &cmd.container;
@@ -259,7 +288,7 @@ pub(crate) fn prepare(cmd: &Command, ns: Namespaces) -> Result<Option<NetSetup>,
         options.hostname(h.clone());
     }
     let network = match &s.mode {
-        NetworkMode::Bridge(cfg) => Some(cfg.open().map_err(net_error)?),
+        NetworkMode::Bridge(cfg) => Some(open_network(cfg)?),
         NetworkMode::Pasta => {
             if s.ip.is_some() {
                 return Err(SpawnError::NetworkConfig {

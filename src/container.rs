@@ -430,6 +430,12 @@ impl Container {
         self
     }
 
+    /// The same as [`seccomp_profile`](Container::seccomp_profile) (`docker run
+    /// --security-opt seccomp=PROFILE`).
+    pub fn seccomp(&mut self, profile: hutch_seccomp::profile::Profile) -> &mut Self {
+        self.seccomp_profile(profile)
+    }
+
     /// Runs the container under a filter built with [`hutch_seccomp::Filter`], compiled for
     /// the native architecture family (other architectures get the filter's foreign action).
     pub fn seccomp_filter(&mut self, filter: hutch_seccomp::Filter) -> &mut Self {

@@ -843,7 +843,7 @@ fn output_timeout_kills_the_container_and_keeps_what_it_said() {
     let t = c
         .command("/bin/sh")
         .args(["-c", "echo started; sleep 100 & sleep 100"])
-        .output_timeout(Duration::from_millis(500))
+        .output_timeout(Duration::from_secs(2))
         .unwrap();
     assert!(t.timed_out);
     assert_eq!(t.output.stdout, b"started\n");

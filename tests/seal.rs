@@ -207,10 +207,19 @@ fn the_init_forwards_signals_and_reports_the_status() {
     let mut child = c
         .command("/bin/sh")
         .arg("-c")
-        .arg("trap 'exit 42' TERM; while :; do sleep 0.05; done")
+        .arg("trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done")
+        .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // Signal only once the trap is set (a loaded CI machine may take its time).
+    let mut ready = [0u8; 6];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut ready)
+        .unwrap();
+    assert_eq!(&ready, b"ready\n");
     child.signal(hutch::Signal::SIGTERM).unwrap();
     let st = child.wait_timeout(Duration::from_secs(10)).unwrap();
     assert_eq!(st.and_then(|s| s.code()), Some(42), "{st:?}");

@@ -53,12 +53,12 @@
 //!
 //! # Requirements
 //!
-//! The test binary must be reachable inside the container at the same path: it is when the
-//! container sees the host's file tree (the default, read-only or not; libtest writes
-//! nothing). With a [`rootfs`](Container::rootfs), bind the binary in, e.g.
-//! `c.bind_ro(std::env::current_exe()?, "/test")` and
-//! [`IsolatedTest::program("/test")`](IsolatedTest::program); the libraries it links (libc)
-//! must be there too. Otherwise the requirements are [`Container`]'s: root, or unprivileged
+//! The test binary is passed into the container as descriptor 3 and executed through
+//! `/proc/self/fd/3`, so its path need not exist inside (a target directory under the
+//! container's private `/tmp`, a minimal tree); the container needs a `/proc` (it has a fresh
+//! one by default) and the libraries the binary links (libc): with a
+//! [`rootfs`](Container::rootfs), bind them in, or bind the binary and name it with
+//! [`IsolatedTest::program`]. Otherwise the requirements are [`Container`]'s: root, or unprivileged
 //! user namespaces.
 //!
 //! The harness must be libtest (the default `#[test]` harness) or one that takes the same
@@ -348,14 +348,28 @@ impl IsolatedTest {
     /// the inner run found no such test, or the spawn error.
     pub fn run_outer(&self) -> Result<InnerOutput, IsolatedError> {
         let test = || self.name.clone();
-        let program = match &self.program {
-            Some(p) => p.clone(),
-            None => std::env::current_exe().map_err(|source| IsolatedError::CurrentExe {
-                test: test(),
-                source,
-            })?,
+        // The test binary reaches the container as a descriptor (number 3) and is executed
+        // through `/proc/self/fd/3`: its path may not exist inside (a build directory under
+        // the container's private /tmp, a minimal tree, a rootfs).
+        let (program, binary) = match &self.program {
+            Some(p) => (p.clone(), None),
+            None => {
+                let exe = std::env::current_exe().map_err(|source| IsolatedError::CurrentExe {
+                    test: test(),
+                    source,
+                })?;
+                let file =
+                    std::fs::File::open(&exe).map_err(|source| IsolatedError::CurrentExe {
+                        test: test(),
+                        source,
+                    })?;
+                (PathBuf::from("/proc/self/fd/3"), Some(file))
+            }
         };
         let mut cmd = self.container.command(&program);
+        if let Some(file) = binary {
+            cmd.pass_fd(3, file);
+        }
         cmd.args([
             OsStr::new("--exact"),
             OsStr::new(&self.name),

@@ -741,13 +741,13 @@ fn the_program_gets_a_clean_docker_like_environment() {
     assert_eq!(stdout(&o), "/tmp\n", "{}", stderr(&o));
 }
 
-/// A directory under Cargo's per-target temporary directory (on the host's tree, so visible
-/// inside containers), removed when dropped.
+/// A directory under `/var/tmp` (on the host's tree and never under the container's private
+/// `/tmp`, wherever the checkout is), removed when dropped.
 struct TargetTmp(PathBuf);
 
 impl TargetTmp {
     fn new() -> TargetTmp {
-        let p = Path::new(env!("CARGO_TARGET_TMPDIR")).join(common::unique("hutch-cli"));
+        let p = Path::new("/var/tmp").join(common::unique("hutch-cli"));
         std::fs::create_dir_all(&p).unwrap();
         TargetTmp(p)
     }

@@ -68,8 +68,9 @@
 //!
 //! # Requirements
 //!
-//! * Linux 5.9 or later (`clone3` with `CLONE_PIDFD` and `CLONE_INTO_CGROUP`, `close_range`,
-//!   pidfd `setns`); time namespaces need 5.6, `mount_setattr` 5.12.
+//! * Linux 5.12 or later (`clone3` with `CLONE_PIDFD` and `CLONE_INTO_CGROUP`, `close_range`
+//!   with `CLOSE_RANGE_CLOEXEC`, pidfd `setns`, `open_tree`, `mount_setattr`); time namespaces
+//!   need 5.6, Landlock 5.13. [`preflight()`] reports what a host lacks and how to fix it.
 //! * Root, or unprivileged user namespaces: when the caller is not root, a user namespace
 //!   mapping the caller to root inside is added automatically.
 //! * cgroup v2 for limits (see `hutch-cgroup`); on a v1/v2 hybrid host, limits whose
@@ -114,8 +115,11 @@
 //! # Dependencies
 //!
 //! `libc` for the raw system calls (the child side needs exact control over each one) and
-//! `thiserror` for the error types. The `run` example uses `clap` for Docker-style flags;
-//! the benchmarks use `criterion`.
+//! `thiserror` for the error types; `nix` for [`Signal`] (a well-known typed signal) and the
+//! example's signal forwarding; `landlock` builds Landlock rulesets in the parent (the child
+//! only calls `landlock_restrict_self`); `tracing` (optional feature) for spawn timelines. The
+//! examples use `clap` for Docker-style flags; the benchmarks (package `hutch-benches`) use
+//! `criterion`; tests use `proptest`.
 //!
 //! # Crates
 //!
@@ -123,6 +127,9 @@
 //! |---|---|
 //! | `hutch-ns` | namespace types and handles, id maps, time offsets, mount plans |
 //! | `hutch-cgroup` | the cgroup v2 interface, typed |
+//! | `hutch-caps` | capability sets, the five thread sets, file capabilities, an allocation-free plan |
+//! | `hutch-seccomp` | a pure-Rust seccomp compiler, Docker/OCI profiles, user notification |
+//! | `hutch-netns` | rtnetlink, nf_tables, IPAM, bridge networks with NAT and published ports, pasta |
 
 #![deny(unsafe_code)]
 #![warn(clippy::undocumented_unsafe_blocks)]

@@ -92,8 +92,8 @@
 //! single-id maps. A fork-like copy, which costs page-table copies proportional to the
 //! caller's memory, is used where sharing is impossible or unsafe: the parent must write id
 //! maps or time offsets for the child (custom maps, root with a user namespace, a time
-//! namespace), [`Container::init`] (the init never execs), [`Child::exec`] (it forks again
-//! inside the container), [`Command::uid`]/[`Command::gid`] (changing credentials would make
+//! namespace, a bridge network), [`Container::init`] and a joined pid namespace (the child
+//! forks the program), [`Child::exec`] (it forks again inside the container), [`Command::uid`]/[`Command::gid`] (changing credentials would make
 //! the shared memory, and so the caller, non-dumpable), and kernels before 5.16 (where a child
 //! sharing memory that dumps core took the caller down with it).
 //!
@@ -108,9 +108,14 @@
 //!
 //! Integration tests in `tests/` run against the real kernel as root: namespace isolation,
 //! mounts, id maps, time offsets, exec into a running container, 32 concurrent spawning
-//! threads with descriptor and zombie accounting, and every error path with a leak check.
-//! Tests that need cgroup v2 controllers (memory, cpu, pids, io) run in a throw-away VM
-//! (`scripts/vm-tests.sh`), because CI hosts are v1/v2 hybrids.
+//! threads with descriptor and zombie accounting, every error path with a leak check; the
+//! sealed spawn path (`tests/seal.rs`: inherited descriptors, the init's memory, an exec
+//! scanner, children killed mid-setup, an ignored `SIGCHLD`); the hardened defaults and
+//! confinement (`tests/confine.rs`, `tests/landlock.rs`); 79 escape attempts as root, with a
+//! user namespace and unprivileged (`tests/escape.rs`); networks in namespaces the tests make
+//! (`tests/network.rs`); isolated tests and the preflight report; the `run` example as a user
+//! runs it (`tests/cli.rs`). Tests that need cgroup v2 controllers or AppArmor run in a
+//! throw-away VM (`scripts/vm-tests.sh`), because CI hosts are v1/v2 hybrids without AppArmor.
 //!
 //! # Dependencies
 //!

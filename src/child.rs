@@ -109,6 +109,8 @@ pub struct Child {
     network: Option<crate::net::ContainerNetwork>,
     /// What the Landlock ruleset enforces, when there is one.
     landlock: Option<crate::LandlockStatus>,
+    /// The seccomp user-notification listener, when asked for.
+    seccomp_listener: Option<hutch_seccomp::Listener>,
     /// The writing end of the program's standard input, when piped.
     pub stdin: Option<PipeWriter>,
     /// The reading end of the program's standard output, when piped.
@@ -147,6 +149,7 @@ impl Child {
             cgroup,
             network,
             landlock: None,
+            seccomp_listener: None,
             stdin: stdin.map(PipeWriter::from),
             stdout: stdout.map(PipeReader::from),
             stderr: stderr.map(PipeReader::from),
@@ -395,6 +398,18 @@ impl Child {
     pub(crate) fn with_landlock(mut self, status: Option<crate::LandlockStatus>) -> Child {
         self.landlock = status;
         self
+    }
+
+    pub(crate) fn with_seccomp_listener(mut self, l: Option<hutch_seccomp::Listener>) -> Child {
+        self.seccomp_listener = l;
+        self
+    }
+
+    /// Takes the seccomp user-notification listener of the program
+    /// ([`Container::seccomp_listener`]): the supervisor answers the system calls its filter
+    /// sends there. `None` when not asked for, or already taken.
+    pub fn take_seccomp_listener(&mut self) -> Option<hutch_seccomp::Listener> {
+        self.seccomp_listener.take()
     }
 
     /// What the container's Landlock ruleset enforces (its ABI, the access rights handled,

@@ -40,6 +40,8 @@ pub(crate) struct Confinement {
     pub selinux_mount: Option<OsString>,
     /// The seccomp filter.
     pub seccomp: SeccompSetting,
+    /// Install the filter with a user-notification listener handed to the caller.
+    pub seccomp_listener: bool,
 }
 
 /// Which seccomp filter a container's processes run under.
@@ -68,6 +70,7 @@ impl Default for Confinement {
             selinux: None,
             selinux_mount: None,
             seccomp: SeccompSetting::DockerDefault,
+            seccomp_listener: false,
         }
     }
 }
@@ -231,6 +234,7 @@ impl Container {
             selinux: None,
             selinux_mount: None,
             seccomp: SeccompSetting::Unconfined,
+            seccomp_listener: false,
         };
         c
     }
@@ -440,6 +444,33 @@ impl Container {
     /// the native architecture family (other architectures get the filter's foreign action).
     pub fn seccomp_filter(&mut self, filter: hutch_seccomp::Filter) -> &mut Self {
         self.confine.seccomp = SeccompSetting::Filter(std::sync::Arc::new(filter));
+        self
+    }
+
+    /// Installs the seccomp filter with a user-notification listener
+    /// (`SECCOMP_FILTER_FLAG_NEW_LISTENER`) and hands it to the caller: system calls for which
+    /// the filter says [`Action::UserNotif`](hutch_seccomp::Action::UserNotif) wait for the
+    /// supervisor's answer ([`Child::take_seccomp_listener`](crate::Child::take_seccomp_listener),
+    /// a [`hutch_seccomp::Listener`]). The listener is sent to the parent over a socket
+    /// (`SCM_RIGHTS`) before the program runs. The init, if any, runs under the filter without
+    /// a listener (its notified calls fail with `ENOSYS`).
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use hutch::seccomp::{Action, Filter, Response, Syscall};
+    /// let mut f = Filter::new(Action::Allow);
+    /// f.rule(Syscall::by_name("mkdir")?, Action::UserNotif, &[]);
+    /// let mut c = hutch::Container::new();
+    /// c.seccomp_filter(f).seccomp_listener(true);
+    /// let mut child = c.command("mkdir").arg("/tmp/x").spawn()?;
+    /// let mut listener = child.take_seccomp_listener().expect("asked for");
+    /// let n = listener.recv()?;
+    /// listener.respond(n.id, Response::Errno(libc::EACCES))?;
+    /// child.wait()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn seccomp_listener(&mut self, on: bool) -> &mut Self {
+        self.confine.seccomp_listener = on;
         self
     }
 

@@ -476,6 +476,12 @@ pub enum SpawnError {
     /// The seccomp filter could not be compiled.
     #[error("seccomp filter")]
     SeccompFilter(#[source] Box<hutch_seccomp::CompileError>),
+    /// The seccomp listener did not reach the parent.
+    #[error("receiving the seccomp listener")]
+    SeccompListener(#[source] Box<hutch_seccomp::SeccompError>),
+    /// The seccomp listener could not be set up.
+    #[error("seccomp listener")]
+    SeccompNotify(#[source] Box<hutch_seccomp::NotifyError>),
     /// The device access policy could not be loaded or attached to the container's cgroup.
     #[error("device access policy")]
     Devices(#[source] hutch_cgroup::device::DeviceError),

@@ -363,3 +363,37 @@ fn seccomp_can_be_turned_off_or_replaced() {
     };
     assert!(msg.contains("mkdirr"), "{msg}");
 }
+
+#[test]
+fn a_seccomp_listener_supervises_the_program() {
+    let _g = shared();
+    use hutch::seccomp::{Action, Filter, Response, Syscall};
+    let mut f = Filter::new(Action::Allow);
+    f.rule(Syscall::by_name("mkdir").unwrap(), Action::UserNotif, &[])
+        .rule(Syscall::by_name("mkdirat").unwrap(), Action::UserNotif, &[]);
+    for init in [false, true] {
+        let mut c = Container::new();
+        c.seccomp_filter(f.clone())
+            .seccomp_listener(true)
+            .init(init);
+        let mut child = c
+            .command("/bin/sh")
+            .args(["-c", "mkdir /tmp/a 2>&1; mkdir /tmp/b && echo made-b"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut listener = child.take_seccomp_listener().expect("a listener");
+        assert!(child.take_seccomp_listener().is_none());
+        // The first mkdir is refused, the second allowed to run.
+        let n = listener.recv().unwrap();
+        listener
+            .respond(n.id, Response::Errno(libc::EACCES))
+            .unwrap();
+        let n = listener.recv().unwrap();
+        listener.respond(n.id, Response::Continue).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Permission denied"), "init {init}: {text}");
+        assert!(text.contains("made-b"), "init {init}: {text}");
+    }
+}

@@ -375,6 +375,14 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     let (labels, landlock) = confine(cmd, floor)?;
     let seccomp = seccomp::prepare(cmd)?;
     let seccomp_early = seccomp.is_some() && !c.confine.no_new_privs;
+    // The listener's way back: a socket pair, the child's end kept until its exec.
+    let listener_pair = if seccomp.is_some() && c.confine.seccomp_listener {
+        let (a, b) = std::os::unix::net::UnixStream::pair().map_err(parent("socketpair"))?;
+        let a = sys::at_least(OwnedFd::from(a), floor).map_err(parent("dup"))?;
+        Some((a, b))
+    } else {
+        None
+    };
     let init_fd = if c.init && !joining {
         match sys::init::memfd().map_err(parent("creating the init program (memfd_create)"))? {
             Some(fd) => Some(sys::dup_at_least(fd.as_fd(), floor).map_err(parent("dup"))?),
@@ -472,6 +480,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     keep.extend(landlock.as_ref().and_then(|l| l.fd()));
     keep.extend(joins.iter().map(|(fd, _)| *fd));
     keep.extend(pid_join);
+    keep.extend(listener_pair.as_ref().map(|(a, _)| a.as_raw_fd()));
     if let Some(j) = &join {
         keep.push(j.pidfd);
         keep.extend(j.cgroup_fd);
@@ -503,6 +512,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         landlock,
         seccomp,
         seccomp_early,
+        seccomp_listener: listener_pair.as_ref().map(|(a, _)| a.as_raw_fd()),
         init,
         exec,
     };
@@ -633,6 +643,27 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         cg.keep(c.cgroup.options.keep);
     }
     let landlock_status = plan.landlock.as_ref().map(|l| l.status().clone());
+    // The program has exec'd: its listener, sent before, is waiting on our end.
+    let listener = match listener_pair {
+        Some((child_end, ours)) => {
+            drop(child_end);
+            let got = hutch_seccomp::recv_fd(&ours)
+                .map_err(|e| SpawnError::SeccompListener(Box::new(e)))
+                .and_then(|fd| {
+                    hutch_seccomp::Listener::new(fd)
+                        .map_err(|e| SpawnError::SeccompNotify(Box::new(e)))
+                });
+            match got {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+                    let _ = sys::waitid_pidfd(pidfd.as_fd(), false);
+                    return Err(e);
+                }
+            }
+        }
+        None => None,
+    };
     drop(plan);
     trace.step("wait for exec");
     trace.done(pid.get());
@@ -659,7 +690,8 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         link,
         network,
     )
-    .with_landlock(landlock_status))
+    .with_landlock(landlock_status)
+    .with_seccomp_listener(listener))
 }
 
 /// The confinement layers prepared in the parent: LSM exec labels, the Landlock ruleset

@@ -201,6 +201,8 @@ pub(crate) struct Prepared {
     /// `no_new_privs` off, so installing needs `CAP_SYS_ADMIN`, which the capability layer
     /// may drop; as runc does).
     pub seccomp_early: bool,
+    /// Install the filter with a listener and send it over this socket (`SCM_RIGHTS`).
+    pub seccomp_listener: Option<RawFd>,
     pub init: Option<InitPlan>,
     pub exec: ExecPlan,
 }
@@ -433,7 +435,8 @@ pub(crate) unsafe fn child_main(p: &Prepared) -> ! {
         }
     }
     if p.seccomp_early {
-        install_seccomp(p, slot);
+        // Before an init forks: the init and the program share this filter and its listener.
+        install_seccomp(p, slot, true);
     }
     match &p.caps {
         Some(caps) => capabilities(p, slot, caps),
@@ -987,21 +990,40 @@ fn confine(p: &Prepared, slot: usize, label: bool) {
         }
     }
     if !p.seccomp_early {
-        install_seccomp(p, slot);
+        install_seccomp(p, slot, label);
     }
 }
 
-/// Installs the seccomp filter, if any. Every system call the child makes afterwards (the
-/// ones for its remaining steps, then `execve`) must pass it; Docker's profile allows them.
-fn install_seccomp(p: &Prepared, slot: usize) {
-    if let Some(prog) = &p.seccomp {
-        reach(p, slot, step::SECCOMP);
-        // SAFETY: a single-threaded child between clone and exec, `install`'s contract. No
-        // listener is asked for, so nothing is returned to drop.
-        if let Err(e) = unsafe { prog.install(hutch_seccomp::InstallFlags::EMPTY) } {
+/// Installs the seccomp filter, if any; `program` is false for the init, which never gets
+/// the listener. Every system call the child makes afterwards (the ones for its remaining
+/// steps, then `execve`) must pass it; Docker's profile allows them.
+fn install_seccomp(p: &Prepared, slot: usize, program: bool) {
+    let Some(prog) = &p.seccomp else { return };
+    reach(p, slot, step::SECCOMP);
+    let sock = p.seccomp_listener.filter(|_| program);
+    let flags = match sock {
+        Some(_) => hutch_seccomp::InstallFlags::NEW_LISTENER,
+        None => hutch_seccomp::InstallFlags::EMPTY,
+    };
+    // SAFETY: a single-threaded child between clone and exec, `install`'s contract.
+    match unsafe { prog.install(flags) } {
+        Err(e) => {
             set_errno(e);
             fail(p, step::SECCOMP, 0);
         }
+        Ok(Some(listener)) => {
+            if let Some(sock) = sock {
+                // SAFETY: the socket is ours (kept open by the parent until we exec).
+                let sock = unsafe { std::os::fd::BorrowedFd::borrow_raw(sock) };
+                if let Err(e) = hutch_seccomp::send_fd(sock, &listener) {
+                    set_errno(e);
+                    fail(p, step::SECCOMP, 1);
+                }
+            }
+            // Our copy closes here; the parent has its own.
+            drop(listener);
+        }
+        Ok(None) => {}
     }
 }
 

@@ -52,7 +52,7 @@ mod cgroup;
 mod host;
 mod kernel;
 mod net;
-mod parse;
+pub(crate) mod parse;
 mod sys;
 mod userns;
 

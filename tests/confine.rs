@@ -397,3 +397,45 @@ fn a_seccomp_listener_supervises_the_program() {
         assert!(text.contains("made-b"), "init {init}: {text}");
     }
 }
+
+#[test]
+fn a_writable_cgroup_mount_without_a_cgroup_namespace_is_an_error() {
+    let _g = shared();
+    let mut c = Container::new();
+    c.share(hutch::Namespaces::CGROUP).sysfs(true, true);
+    let err = c.command("true").spawn().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SpawnError::NeedsNamespace {
+                namespace: hutch::Namespace::Cgroup,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // Writable with its own cgroup namespace: the program may write its own cgroup files.
+    let mut c = Container::new();
+    c.sysfs(true, true);
+    let out = c
+        .command("/bin/sh")
+        .args(["-c", "grep ' /sys/fs/cgroup ' /proc/self/mountinfo"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The per-mount options (field 6), not the superblock's.
+    let opts = text.split(' ').nth(5).unwrap_or("");
+    assert!(opts.split(',').any(|o| o == "rw"), "{text}");
+    let c = Container::new();
+    let out = c
+        .command("/bin/sh")
+        .args(["-c", "grep ' /sys/fs/cgroup ' /proc/self/mountinfo"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let opts = text.split(' ').nth(5).unwrap_or("");
+    assert!(
+        opts.split(',').any(|o| o == "ro"),
+        "read-only by default: {text}"
+    );
+}

@@ -45,59 +45,15 @@ pub(crate) fn status(text: &str) -> Status {
     s
 }
 
-/// The kernel's capability names, by number (`include/uapi/linux/capability.h`).
-const CAP_NAMES: [&str; 41] = [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-];
-
 /// `CAP_SYS_ADMIN`'s number.
-pub(crate) const CAP_SYS_ADMIN: u32 = 21;
+pub(crate) const CAP_SYS_ADMIN: u32 = hutch_caps::Capability::SysAdmin.number() as u32;
 
-/// The name of capability `n` (`cap_40` style for numbers newer than this table).
+/// The name of capability `n` (`cap_41` style for numbers newer than hutch-caps knows).
 pub(crate) fn cap_name(n: u32) -> String {
-    CAP_NAMES
-        .get(n as usize)
-        .map(|s| (*s).to_owned())
+    u8::try_from(n)
+        .ok()
+        .and_then(hutch_caps::Capability::from_number)
+        .map(|c| c.oci_name().to_owned())
         .unwrap_or_else(|| format!("cap_{n}"))
 }
 

@@ -1,29 +1,26 @@
-//! The join layer (`Child::exec`), parent side: the running container's pidfd and cgroup,
-//! the descriptors the intermediate keeps, and the end of the join.
+//! The join layer (`Child::exec`), parent side: the running container's pidfd and cgroup, and
+//! the end of the join.
 //!
-//! The intermediate process is a fork-like copy of the caller. Before it enters the
-//! container it makes itself non-dumpable and closes every descriptor except the ones the
-//! program needs (listed here), so nothing in the container can read the caller's memory or
+//! The intermediate process is a fork-like copy of the caller. It has closed every descriptor
+//! except the ones the spawn uses (the child's first step, for every spawn), and before it
+//! enters the container it makes itself non-dumpable, so nothing in the container can read the caller's memory or
 //! descriptors through it. It forks the program's process into the container's pid namespace
 //! with `CLONE_PARENT | CLONE_PARENT_SETTID`: the kernel writes that process's pid into the
 //! shared progress page before the fork returns, so the pid is known (and the process reaped)
 //! even if the intermediate dies right after.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 
-use super::fds::Fds;
-use super::{abandon, child_error, keep_list};
+use super::{abandon, child_error};
 use crate::command::JoinTarget;
 use crate::error::{Pid, Step};
 use crate::sys::{self, Join, Prepared, ProgressPage};
 use crate::{Command, SpawnError};
 
-/// `keep`: the descriptors of other layers the program's process still needs (the report
-/// pipe, a Landlock ruleset).
-pub(crate) fn prepare(j: &JoinTarget, fds: &Fds, keep: &[RawFd]) -> Result<Join, SpawnError> {
+pub(crate) fn prepare(j: &JoinTarget) -> Result<Join, SpawnError> {
     let target = |source| SpawnError::JoinTarget { pid: j.pid, source };
     let pidfd = j
         .pidfd
@@ -38,14 +35,10 @@ pub(crate) fn prepare(j: &JoinTarget, fds: &Fds, keep: &[RawFd]) -> Result<Join,
         Some(Ok(fd)) => Some(fd.as_raw_fd()),
         Some(Err(e)) => return Err(target(io::Error::from_raw_os_error(*e))),
     };
-    let mut extra = keep.to_vec();
-    extra.push(pidfd.as_raw_fd());
-    extra.extend(cgroup_fd);
     Ok(Join {
         pidfd: pidfd.as_raw_fd(),
         nstypes: j.namespaces.bits() as libc::c_int,
         cgroup_fd,
-        keep: keep_list(fds, &extra),
     })
 }
 

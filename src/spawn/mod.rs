@@ -148,8 +148,16 @@ fn mount_plan(
     plan.dev(c.dev);
     if c.sysfs {
         plan.sysfs(true);
+        // A cgroup2 mount from the caller's cgroup namespace would show the host's whole
+        // hierarchy: without a cgroup namespace of its own the container gets none (and a
+        // writable one asked for explicitly is an error, not silently dropped).
         if ns.contains(Namespaces::CGROUP) {
             plan.cgroup2(!c.writable_cgroup);
+        } else if c.writable_cgroup {
+            return Err(SpawnError::NeedsNamespace {
+                what: "a writable cgroup2 mount at /sys/fs/cgroup",
+                namespace: Namespace::Cgroup,
+            });
         }
     }
     if c.masked_paths {
@@ -396,11 +404,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     let report_w = sys::at_least(report_w.into(), floor).map_err(parent("dup"))?;
     let progress = ProgressPage::new().map_err(parent("mmap"))?;
     let join = match &cmd.join {
-        Some(j) => {
-            let mut keep = vec![report_w.as_raw_fd()];
-            keep.extend(landlock.as_ref().and_then(|l| l.fd()));
-            Some(join::prepare(j, &fds, &keep)?)
-        }
+        Some(j) => Some(join::prepare(j)?),
         None => None,
     };
 
@@ -767,12 +771,4 @@ fn joins(
         out.push((handle.as_fd().as_raw_fd(), kind.clone_flag() as libc::c_int));
     }
     Ok((out, pid))
-}
-
-/// The descriptors a joining intermediate keeps: what the program needs, ascending.
-fn keep_list(fds: &fds::Fds, extra: &[RawFd]) -> Vec<RawFd> {
-    let mut keep: Vec<RawFd> = fds.sources().chain(extra.iter().copied()).collect();
-    keep.sort_unstable();
-    keep.dedup();
-    keep
 }

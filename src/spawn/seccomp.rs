@@ -18,6 +18,9 @@ pub(crate) fn prepare(cmd: &Command) -> Result<Option<Arc<Program>>, SpawnError>
     if c.privileged {
         return Ok(None);
     }
+    if c.seccomp == SeccompSetting::Unconfined {
+        return Ok(None);
+    }
     // The capabilities the profile's capability-conditional rules follow: the container's
     // own set (Docker's list), or the caller's when the container keeps them.
     let caps = match c.caps {

@@ -7,7 +7,7 @@
 //! | # | layer | child side | reports as |
 //! |---|---|---|---|
 //! | 1 | start | close every descriptor but the ones it uses, reset every signal disposition, parent-death signal | `CloseFds`, `Signals`, `DeathSignal` |
-//! | 2 | join (`exec`) | non-dumpable, close all but the needed descriptors, `setns`, fork into the pid namespace | `Dumpable`, `CloseFds`, `Join`, `JoinFork` |
+//! | 2 | join (`exec`) | non-dumpable, `setns`, fork into the pid namespace | `Dumpable`, `Join`, `JoinFork` |
 //! | 3 | user and time namespaces | `unshare(CLONE_NEWTIME)`, own id maps, wait for the parent's maps, enter the time namespace | `TimeNamespace`, `IdMap`, `Sync`, `EnterTimeNamespace` |
 //! | 3b | joined namespaces | `setns` into network, IPC, UTS namespaces given by handle | `Join` |
 //! | 4 | uts | `sethostname`, `setdomainname` | `Hostname`, `Domainname` |
@@ -104,9 +104,6 @@ pub(crate) struct Join {
     pub nstypes: c_int,
     /// `CLONE_INTO_CGROUP` target for the process that execs, if any.
     pub cgroup_fd: Option<RawFd>,
-    /// Every descriptor the intermediate keeps, ascending; all others are closed before it
-    /// joins.
-    pub keep: Vec<RawFd>,
 }
 
 /// The user- and time-namespace layer.
@@ -469,8 +466,8 @@ pub(crate) unsafe fn child_main(p: &Prepared) -> ! {
 /// Joins the namespaces of a running container, then forks so that the process that execs is
 /// inside its pid namespace, and ends this intermediate process.
 ///
-/// Before joining, the intermediate becomes non-dumpable and closes every descriptor but the
-/// ones the program needs: it is a copy of the caller, and once inside the container, root
+/// Before joining, the intermediate becomes non-dumpable (it has already closed every
+/// descriptor but the spawn's own, the first step of every child): it is a copy of the caller, and once inside the container, root
 /// there could otherwise read its memory or open its descriptors through `/proc/PID/` (the
 /// runc CVE-2016-9962 class). Its child inherits both; `execve` then resets dumpability for
 /// the program.
@@ -478,10 +475,6 @@ fn join_container(p: &Prepared, join: &Join) {
     reach(p, 0, step::DUMPABLE);
     if sys_prctl(libc::PR_SET_DUMPABLE, 0) == -1 {
         fail(p, step::DUMPABLE, 0);
-    }
-    reach(p, 0, step::CLOSE_FDS);
-    if keep_only(&join.keep) == -1 {
-        fail(p, step::CLOSE_FDS, 0);
     }
     reach(p, 0, step::JOIN);
     // A container made without namespaces has none to join (setns with 0 would mean "all",

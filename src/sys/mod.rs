@@ -144,15 +144,7 @@ fn kernel_at_least(major: u32, minor: u32) -> bool {
     }
     // SAFETY: the kernel NUL-terminates `release`.
     let release = unsafe { CStr::from_ptr(u.release.as_ptr()) }.to_string_lossy();
-    parse_release(&release).is_some_and(|v| v >= (major, minor))
-}
-
-/// `major.minor` from a kernel release such as `6.18.44-fc-v657`.
-fn parse_release(release: &str) -> Option<(u32, u32)> {
-    let mut parts = release.split(['.', '-']);
-    let major = parts.next()?.parse().ok()?;
-    let minor = parts.next()?.parse().ok()?;
-    Some((major, minor))
+    crate::preflight::parse::kernel_version(&release).is_some_and(|v| v >= (major, minor))
 }
 
 /// A stack for a child that shares our memory: an anonymous mapping with a guard page below.
@@ -710,15 +702,6 @@ pub(crate) fn getegid() -> libc::gid_t {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn kernel_releases_parse() {
-        assert_eq!(parse_release("6.18.44-fc-v657"), Some((6, 18)));
-        assert_eq!(parse_release("5.15.0-91-generic"), Some((5, 15)));
-        assert_eq!(parse_release("6.1"), Some((6, 1)));
-        assert_eq!(parse_release("garbage"), None);
-        assert!((5, 15) < (5, 16) && (6, 1) > (5, 16));
-    }
 
     #[test]
     fn record_round_trips() {

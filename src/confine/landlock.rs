@@ -70,8 +70,8 @@ const FS_RIGHTS_BY_ABI: [(u32, u64, &str); 3] = [
 ///
 /// # Examples
 ///
-/// ```ignore
-/// let mut rules = Landlock::new();
+/// ```
+/// let mut rules = hutch::Landlock::new();
 /// rules
 ///     .read_only("/usr")
 ///     .read_only("/lib")
@@ -79,6 +79,8 @@ const FS_RIGHTS_BY_ABI: [(u32, u64, &str); 3] = [
 ///     .read_write("/tmp")
 ///     .bind_tcp(8080)
 ///     .require_abi(4);
+/// let mut container = hutch::Container::new();
+/// container.landlock(rules);
 /// ```
 ///
 /// # References

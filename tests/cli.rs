@@ -886,7 +886,14 @@ impl Drop for TerminalSession {
 fn ctrl_c_in_a_terminal_is_explained_and_a_second_one_kills_the_container() {
     use std::io::Write;
     let _g = common::shared();
-    let line = format!("'{}' -- sleep 1000; echo code=$?", example().display());
+    // The shell `script` starts is in the foreground group too. Without a trap, a
+    // non-interactive dash (Debian's /bin/sh, used when SHELL is unset as in CI) dies of the
+    // SIGINT once `run` has ended and never prints the code; a trap keeps every POSIX shell
+    // alive and is reset to the default in `run` by its exec.
+    let line = format!(
+        "trap : INT; '{}' -- sleep 1000; echo code=$?",
+        example().display()
+    );
     let mut script = Command::new("script")
         .args(["-qec", &line, "/dev/null"])
         .stdin(Stdio::piped())

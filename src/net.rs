@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use hutch_netns::{AttachOptions, Attachment, Network, NetworkConfig, Pasta, PortMapping};
-use hutch_ns::{Namespace, Namespaces, NsHandle};
+use hutch_netns::{AttachOptions, Attachment, Cidr, Network, NetworkConfig, Pasta, PortMapping};
+use hutch_ns::{Namespace, Namespaces, NsHandle, NsId};
 
 use crate::{Command, SpawnError};
 
@@ -231,10 +231,41 @@ fn remove_stale_files() {
 fn open_network(cfg: &NetworkConfig) -> Result<Arc<Network>, SpawnError> {
     use std::collections::HashMap;
     use std::sync::Mutex;
-    static OPEN: Mutex<Option<HashMap<String, Arc<Network>>>> = Mutex::new(None);
-    // The configuration's full description (name, bridge, subnets, state directory, host
-    // namespace handle) is the key.
-    let key = format!("{cfg:?}");
+    /// What makes two configurations the same network in the same place.
+    #[derive(PartialEq, Eq, Hash)]
+    struct Key {
+        name: String,
+        bridge: String,
+        subnet: Option<Cidr>,
+        subnet6: Option<Cidr>,
+        state_root: PathBuf,
+        /// The host namespace: the configured one, else the calling thread's.
+        host: NsId,
+    }
+    static OPEN: Mutex<Option<HashMap<Key, Arc<Network>>>> = Mutex::new(None);
+    let host = match cfg.get_host_netns() {
+        Some(h) => h.id(),
+        None => {
+            use std::os::unix::fs::MetadataExt;
+            let path = "/proc/thread-self/ns/net";
+            let m = std::fs::metadata(path).map_err(|source| SpawnError::Parent {
+                op: "stat /proc/thread-self/ns/net",
+                source,
+            })?;
+            NsId {
+                dev: m.dev(),
+                ino: m.ino(),
+            }
+        }
+    };
+    let key = Key {
+        name: cfg.get_name().to_owned(),
+        bridge: cfg.get_bridge().to_owned(),
+        subnet: cfg.get_subnet(),
+        subnet6: cfg.get_subnet6(),
+        state_root: cfg.get_state_root().to_owned(),
+        host,
+    };
     let cached = OPEN
         .lock()
         .unwrap_or_else(|e| e.into_inner())

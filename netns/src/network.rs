@@ -377,6 +377,37 @@ impl NetworkConfig {
         self
     }
 
+    /// The network's name.
+    pub fn get_name(&self) -> &str {
+        &self.name
+    }
+
+    /// The bridge's name: the one set by [`NetworkConfig::bridge`], else the network's name.
+    pub fn get_bridge(&self) -> &str {
+        self.bridge.as_deref().unwrap_or(&self.name)
+    }
+
+    /// The IPv4 subnet set by [`NetworkConfig::subnet`] (`None`: the default, `10.88.0.0/16`).
+    pub fn get_subnet(&self) -> Option<Cidr> {
+        self.subnet
+    }
+
+    /// The IPv6 subnet set by [`NetworkConfig::subnet6`], if any.
+    pub fn get_subnet6(&self) -> Option<Cidr> {
+        self.subnet6
+    }
+
+    /// The directory holding per-network state directories.
+    pub fn get_state_root(&self) -> &Path {
+        &self.state_root
+    }
+
+    /// The namespace set by [`NetworkConfig::host_netns`] (`None`: the namespace of the thread
+    /// that calls [`NetworkConfig::open`]).
+    pub fn get_host_netns(&self) -> Option<&Arc<NsHandle>> {
+        self.host.as_ref()
+    }
+
     /// Creates the network on first use (bridge, gateway address, forwarding, NAT chains)
     /// or opens it, checking that its configuration matches. Also removes what dead
     /// owners left behind ([`Network::cleanup_stale`]).

@@ -274,7 +274,14 @@ fn e2e(br_netfilter: bool) {
     assert!(leases.is_empty(), "{leases:?}");
     // Reopened from its state alone, as a CLI's `network rm NAME` would.
     let mut again = NetworkConfig::from_state("hutcht0", &lab.state.0).unwrap();
+    assert_eq!(again.get_name(), "hutcht0");
+    assert_eq!(again.get_bridge(), "hutcht0");
+    assert_eq!(again.get_subnet(), Some(net.subnet()));
+    assert_eq!(again.get_subnet6(), None);
+    assert_eq!(again.get_state_root(), lab.state.0);
+    assert!(again.get_host_netns().is_none());
     again.host_netns(Arc::new(dup(&lab.host.ns)));
+    assert_eq!(again.get_host_netns().unwrap().id(), lab.host.ns.id());
     assert_eq!(
         hutch_netns::list_networks(&lab.state.0).unwrap(),
         ["hutcht0"]

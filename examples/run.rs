@@ -140,8 +140,8 @@
 //! Forwarding uses [`hutch::Child::signal`] (`pidfd_send_signal`), which cannot hit a recycled
 //! pid; the same thread is the only one that reaps the container. `nix` wraps the signal
 //! mask, `signalfd` and `poll`. The only `unsafe` code is `sys::pidfd_open` (for
-//! `--network container:PID`; neither `nix` nor `std` offers `pidfd_open` on stable), with
-//! its `SAFETY` comments.
+//! `--network container:PID`; neither `nix` nor `std` offers `pidfd_open` on stable) and
+//! `sys::default_sigchld` (`sigaction` is unsafe in `nix`), with their `SAFETY` comments.
 //!
 //! # Tests
 //!
@@ -1621,6 +1621,13 @@ fn main() -> ExitCode {
         eprintln!("run: blocking signals: {e}");
         return ExitCode::from(EXIT_RUN);
     }
+    // An ignored SIGCHLD (inherited through exec from whoever started us) would have the
+    // kernel reap the container behind our back; the library then needs Linux 6.15+ to know
+    // how it ended. `run` has no use for it ignored.
+    if let Err(e) = sys::default_sigchld() {
+        eprintln!("run: restoring SIGCHLD: {e}");
+        return ExitCode::from(EXIT_RUN);
+    }
     let args = match Args::try_parse() {
         Ok(a) => a,
         Err(e) => {
@@ -1915,6 +1922,18 @@ mod sys {
         let fd = i32::try_from(fd).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
         // SAFETY: the kernel just returned this descriptor; nothing else owns it.
         Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+
+    /// Puts `SIGCHLD` back to its default disposition (not ignored, no `SA_NOCLDWAIT`).
+    #[allow(unsafe_code)]
+    pub fn default_sigchld() -> io::Result<()> {
+        use nix::sys::signal::{SaFlags, SigAction, SigHandler, sigaction};
+        let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+        // SAFETY: installs the default disposition, no handler code; called before `run`
+        // starts any thread.
+        unsafe { sigaction(Signal::SIGCHLD, &dfl) }
+            .map(drop)
+            .map_err(io::Error::from)
     }
 
     /// Blocks the forwarded signals in the calling thread (and so in every thread it starts).

@@ -94,6 +94,12 @@ pub(crate) struct ContainerLink {
 /// (uninterruptible sleep on a hung mount) is handed to a background thread (`hutch-reaper`,
 /// started on first need) that reaps it and then removes its cgroup.
 ///
+/// A caller that ignores `SIGCHLD` (`SIG_IGN` or `SA_NOCLDWAIT`, perhaps inherited through
+/// exec from its own parent) has its children reaped by the kernel as they end. Waiting still
+/// works: the status is read from the pidfd (`PIDFD_GET_INFO`, Linux 6.15+); on older kernels
+/// a wait fails with an error that says so. Processes started with [`exec`](Child::exec) wait
+/// before their exec until the caller holds their pidfd, so none ends unnoticed.
+///
 /// Processes started with [`exec`](Child::exec) are children of the caller. When the
 /// container's PID 1 ends, the kernel kills them, and PID 1 only finishes exiting once they
 /// are reaped; [`wait`](Child::wait) on the container therefore reaps them as they end (their

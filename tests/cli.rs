@@ -689,6 +689,17 @@ fn exit_codes_of_the_program() {
     // A script whose interpreter is missing names it and what is wrong.
     let o = output(&["--", script.to_str().unwrap()]);
     assert!(stderr(&o).contains("interpreter"), "{}", stderr(&o));
+    // Started by a parent that ignores SIGCHLD (inherited through exec): the program's code
+    // still comes through, with and without an init.
+    for init in [&[][..], &["--init"][..]] {
+        let line = format!(
+            "trap '' CHLD; exec '{}' {} -- sh -c 'exit 3'",
+            example().display(),
+            init.join(" ")
+        );
+        let o = Command::new("sh").args(["-c", &line]).output().unwrap();
+        assert_eq!(o.status.code(), Some(3), "{init:?}: {}", stderr(&o));
+    }
 }
 
 #[test]

@@ -1,26 +1,79 @@
-//! A caller that ignores `SIGCHLD` (its own parent set it so, or it asked the kernel to reap
-//! its children) must not pass that on to the container's init: the kernel would then reap the
-//! program behind the init's back, and the container would never end. Its own test binary,
-//! because the disposition is process-wide.
+//! A caller that ignores `SIGCHLD` (its own parent set it so — the disposition is inherited
+//! through exec — or it asked the kernel to reap its children) must still be able to wait for
+//! its containers, and must not pass the disposition on to the container's init: the kernel
+//! would then reap the program behind the init's back, and the container would never end.
+//!
+//! The caller's `SIGCHLD` stays ignored for the whole test: the kernel reaps a child whose exit
+//! signal is `SIGCHLD` by itself then, and a wait for it fails with `ECHILD`. Its own test
+//! binary, because the disposition is process-wide.
 
+use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
 #[test]
-fn an_init_started_by_a_caller_that_ignores_sigchld_still_sees_its_program_end() {
+fn a_caller_that_ignores_sigchld_waits_for_its_containers() {
     // SAFETY: changing a signal disposition of this test process (it has one test).
     unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
-    let mut c = hutch::Container::new();
-    c.init(true);
-    // The program outlives our own SIG_IGN (restored below), so that its end is ours to reap.
-    let child = c
+
+    // Without an init: the program is the caller's child.
+    let c = hutch::Container::new();
+    let mut child = c
         .command("/bin/sh")
         .arg("-c")
-        .arg("sleep 0.5; exit 3")
-        .spawn();
-    // Waiting for our own children needs SIGCHLD back at its default.
-    // SAFETY: as above.
-    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
-    let mut child = child.unwrap();
+        .arg("exit 3")
+        .spawn()
+        .unwrap();
     let st = child.wait_timeout(Duration::from_secs(10)).unwrap();
     assert_eq!(st.and_then(|s| s.code()), Some(3), "{st:?}");
+
+    // A program that ends before the caller waits: still there to be reaped.
+    let mut child = c.command("/bin/true").spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+
+    // With an init, which must see its program end although the caller ignores SIGCHLD.
+    let mut c = hutch::Container::new();
+    c.init(true);
+    let mut child = c
+        .command("/bin/sh")
+        .arg("-c")
+        .arg("sleep 0.5; exit 4")
+        .spawn()
+        .unwrap();
+    let st = child.wait_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(st.and_then(|s| s.code()), Some(4), "{st:?}");
+
+    // `output`, and a process exec'd into a running container.
+    let out = hutch::Container::new()
+        .command("/bin/sh")
+        .arg("-c")
+        .arg("echo hi; exit 5")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    assert_eq!(out.stdout, b"hi\n");
+    let mut running = hutch::Container::new()
+        .command("/bin/sleep")
+        .arg("100")
+        .spawn()
+        .unwrap();
+    let st = running
+        .exec("/bin/sh")
+        .arg("-c")
+        .arg("exit 6")
+        .status()
+        .unwrap();
+    assert_eq!(st.code(), Some(6));
+    // Short-lived ones too: each must be waited for, none reaped before its pidfd is open.
+    for i in 0..200 {
+        let st = running.exec("/bin/true").status();
+        assert_eq!(
+            st.as_ref().ok().and_then(|s| s.code()),
+            Some(0),
+            "exec {i}: {st:?}"
+        );
+    }
+    running.kill().unwrap();
+    let st = running.wait().unwrap();
+    assert_eq!(st.signal(), Some(libc::SIGKILL), "{st:?}");
 }

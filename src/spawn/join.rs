@@ -51,6 +51,14 @@ pub(crate) fn finish(
     cmd: &Command,
     progress: &ProgressPage,
 ) -> Result<(Pid, OwnedFd), SpawnError> {
+    // The intermediate ends by itself once it has forked (or failed). The process it forked
+    // waits at the gate until we hold its pidfd: should it exec and end at once, a caller that
+    // ignores SIGCHLD would otherwise see it reaped by the kernel first, its pid free for reuse.
+    let intermediate_status = sys::waitid_pidfd(intermediate.as_fd(), false)
+        .ok()
+        .flatten();
+    let early_pidfd = progress.joined().map(sys::pidfd_open);
+    progress.open_gate();
     let mut error: Option<SpawnError> = None;
     loop {
         match sys::read_record(report.as_fd()) {
@@ -72,10 +80,6 @@ pub(crate) fn finish(
             }
         }
     }
-    // The intermediate ends by itself once it has forked (or failed).
-    let intermediate_status = sys::waitid_pidfd(intermediate.as_fd(), false)
-        .ok()
-        .flatten();
     match (error, progress.joined()) {
         (Some(e), Some(pid)) => {
             // It reported its failure and exits by itself.
@@ -96,15 +100,17 @@ pub(crate) fn finish(
                 status: ExitStatus::from_raw(raw),
             })
         }
-        (None, Some(pid)) => match sys::pidfd_open(pid) {
-            Ok(fd) => Ok((Pid::new(pid).expect("the kernel stores a positive pid"), fd)),
-            Err(source) => {
-                sys::kill_and_reap_child(pid);
-                Err(SpawnError::Parent {
-                    op: "pidfd_open",
-                    source,
-                })
+        (None, Some(pid)) => {
+            match early_pidfd.unwrap_or_else(|| Err(io::Error::from_raw_os_error(libc::ESRCH))) {
+                Ok(fd) => Ok((Pid::new(pid).expect("the kernel stores a positive pid"), fd)),
+                Err(source) => {
+                    sys::kill_and_reap_child(pid);
+                    Err(SpawnError::Parent {
+                        op: "pidfd_open",
+                        source,
+                    })
+                }
             }
-        },
+        }
     }
 }

@@ -83,6 +83,11 @@ pub(crate) mod step {
 pub(crate) struct Progress {
     pub slots: [AtomicU32; 2],
     pub joined: AtomicI32,
+    /// Opened (1) by the parent once it holds a pidfd of the `joined` process, which waits for
+    /// it before going on: a process that execs gets SIGCHLD as its exit signal again, and a
+    /// caller that ignores SIGCHLD would have it reaped by the kernel (its pid free for
+    /// reuse) before it could open the pidfd, were the process to end quickly.
+    pub gate: AtomicU32,
 }
 
 /// Where one of the child's standard streams comes from.
@@ -357,6 +362,36 @@ fn fail(p: &Prepared, step: u32, index: u32) -> ! {
 
 /// Records that the child is about to do `step` (slot 0: this process; slot 1: the program's
 /// own process under an init or after a join).
+/// Waits until the parent has opened the gate ([`Progress::gate`]). A process whose parent has
+/// gone meanwhile (it is reparented: `getppid` changes) ends.
+fn wait_gate(p: &Prepared) {
+    // SAFETY: as in `reach`.
+    let gate = unsafe { &(*p.progress).gate };
+    // SAFETY: getppid has no failure mode. Zero when the parent is outside our pid namespace.
+    let parent = unsafe { libc::syscall(libc::SYS_getppid) };
+    let slice = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 50_000_000,
+    };
+    while gate.load(Ordering::Acquire) == 0 {
+        // SAFETY: a shared (not FUTEX_PRIVATE) wait on an aligned u32 of the shared page, with a
+        // relative timeout on our stack; spurious wake-ups and EAGAIN are handled by the loop.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                gate.as_ptr(),
+                libc::FUTEX_WAIT,
+                0u32,
+                &slice as *const libc::timespec,
+            )
+        };
+        // SAFETY: as above.
+        if unsafe { libc::syscall(libc::SYS_getppid) } != parent {
+            exit(1);
+        }
+    }
+}
+
 fn reach(p: &Prepared, slot: usize, step: u32) {
     // SAFETY: the parent maps the page before the clone and unmaps it only after this child
     // has exec'd or ended; the slots are atomics.
@@ -513,6 +548,7 @@ fn join_container(p: &Prepared, join: &Join) {
         0 => {
             // The process that goes on to exec; it records its progress in slot 1.
             reach(p, 1, step::START);
+            wait_gate(p);
         }
         _ => exit(0),
     }
@@ -552,6 +588,7 @@ fn enter_pid_namespace(p: &Prepared, fd: RawFd) {
             reach(p, 1, step::START);
             // The parent-death signal is per process: set it again for this one.
             set_death_signal(p);
+            wait_gate(p);
         }
         _ => exit(0),
     }

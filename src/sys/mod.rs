@@ -268,7 +268,13 @@ pub(crate) fn spawn_child(
     let mut args = CloneArgs {
         flags: flags | libc::CLONE_PIDFD as u64,
         pidfd: &mut pidfd as *mut c_int as u64,
-        exit_signal: libc::SIGCHLD as u64,
+        // No exit signal: the kernel reaps a child whose exit signal is SIGCHLD behind our
+        // back when the caller ignores SIGCHLD (its own parent may have set that, and it is
+        // inherited through exec), and every wait would then fail with ECHILD. A child
+        // without one is never reaped automatically; we wait for it with `__WALL`, and its
+        // pidfd still becomes readable when it ends. Children made with CLONE_PARENT from it
+        // (`Child::exec` into a pid namespace) inherit the same.
+        exit_signal: 0,
         ..CloneArgs::default()
     };
     if let Some(cg) = cgroup {
@@ -456,6 +462,15 @@ impl ProgressPage {
         };
         (pid > 0).then_some(pid)
     }
+
+    /// Lets the `joined` process go on ([`Progress::gate`]).
+    pub(crate) fn open_gate(&self) {
+        // SAFETY: as in `step`.
+        let gate = unsafe { &(*self.page.as_ptr()).gate };
+        gate.store(1, std::sync::atomic::Ordering::Release);
+        // SAFETY: a shared futex wake on an aligned u32 of the shared page.
+        unsafe { libc::syscall(libc::SYS_futex, gate.as_ptr(), libc::FUTEX_WAKE, i32::MAX) };
+    }
 }
 
 impl Drop for ProgressPage {
@@ -530,10 +545,77 @@ pub(crate) fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
     }
 }
 
+/// `PIDFD_GET_INFO`'s `struct pidfd_info`, as first published (`PIDFD_INFO_SIZE_VER0`).
+#[repr(C)]
+#[derive(Default)]
+struct PidfdInfo {
+    mask: u64,
+    cgroupid: u64,
+    pid: u32,
+    tgid: u32,
+    ppid: u32,
+    ruid: u32,
+    rgid: u32,
+    euid: u32,
+    egid: u32,
+    suid: u32,
+    sgid: u32,
+    fsuid: u32,
+    fsgid: u32,
+    exit_code: i32,
+}
+
+/// `PIDFD_INFO_EXIT` (Linux 6.15): the exit status, kept by the pidfd after the process is
+/// reaped.
+const PIDFD_INFO_EXIT: u64 = 1 << 3;
+
+/// `PIDFD_GET_INFO`: `_IOWR(0xFF, 11, struct pidfd_info)`.
+const PIDFD_GET_INFO: libc::c_ulong =
+    (3 << 30) | ((size_of::<PidfdInfo>() as libc::c_ulong) << 16) | (0xFF << 8) | 11;
+
+/// The raw wait status of a process that was reaped by someone else (the kernel, for a caller
+/// that ignores `SIGCHLD`; another thread's `waitpid(-1)`), from its pidfd (`PIDFD_GET_INFO` with `PIDFD_INFO_EXIT`, Linux
+/// 6.15). The kernel records it while it releases the process, a moment after a wait first
+/// fails with `ECHILD`, so this looks again for up to 100 ms.
+fn reaped_status(pidfd: BorrowedFd<'_>) -> io::Result<c_int> {
+    let mut tries = 0;
+    loop {
+        let mut info = PidfdInfo {
+            mask: PIDFD_INFO_EXIT,
+            ..PidfdInfo::default()
+        };
+        // SAFETY: the ioctl fills a struct of the size encoded in its number.
+        let r = unsafe {
+            libc::ioctl(
+                pidfd.as_raw_fd(),
+                PIDFD_GET_INFO,
+                &mut info as *mut PidfdInfo,
+            )
+        };
+        if r == 0 && info.mask & PIDFD_INFO_EXIT != 0 {
+            return Ok(info.exit_code);
+        }
+        let e = io::Error::last_os_error();
+        // ENOTTY/EINVAL: a kernel before 6.15, which keeps no status.
+        let unsupported = r == -1 && matches!(e.raw_os_error(), Some(libc::ENOTTY | libc::EINVAL));
+        if unsupported || tries == 100 {
+            return Err(io::Error::other(
+                "the process was reaped by the kernel, not waited for: this process ignores \
+                 SIGCHLD (SIG_IGN or SA_NOCLDWAIT), and this kernel keeps no exit status for \
+                 a pidfd (Linux 6.15+ does); set SIGCHLD to SIG_DFL before spawning",
+            ));
+        }
+        tries += 1;
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// `waitid(P_PIDFD, ...)`. Returns the raw wait status (as `waitpid` would) once the process
 /// has ended, or `None` with `nohang` while it still runs.
 pub(crate) fn waitid_pidfd(pidfd: BorrowedFd<'_>, nohang: bool) -> io::Result<Option<c_int>> {
-    let mut flags = libc::WEXITED;
+    // `__WALL`: our children have no exit signal (see `spawn_child`), which makes them
+    // "clone" children that a plain WEXITED wait does not see.
+    let mut flags = libc::WEXITED | libc::__WALL;
     if nohang {
         flags |= libc::WNOHANG;
     }
@@ -550,10 +632,14 @@ pub(crate) fn waitid_pidfd(pidfd: BorrowedFd<'_>, nohang: bool) -> io::Result<Op
         };
         if r == -1 {
             let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
+            match e.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                // Not our child any more: the kernel reaped it itself, because the caller
+                // ignores SIGCHLD (an exec gives every process SIGCHLD as its exit signal
+                // again). The pidfd may still hold its status.
+                Some(libc::ECHILD) => return reaped_status(pidfd).map(Some),
+                _ => return Err(e),
             }
-            return Err(e);
         }
         // SAFETY: waitid succeeded, so `info` is initialised (zeroed if nothing was waited for).
         let info = unsafe { info.assume_init() };

@@ -197,6 +197,11 @@ fn freeze_stops_and_thaw_resumes() {
     std::thread::sleep(Duration::from_millis(300));
     let n = out.read(&mut buf).unwrap_or(0);
     assert!(n > 0, "a thawed container did not resume");
+    // A timeout too large to represent waits without bound, without panicking.
+    child.freeze(Duration::MAX).unwrap();
+    assert!(child.cgroup().unwrap().events().unwrap().frozen);
+    child.thaw(Duration::MAX).unwrap();
+    assert!(!child.cgroup().unwrap().events().unwrap().frozen);
     child.kill().unwrap();
     child.wait().unwrap();
 }
@@ -267,6 +272,18 @@ fn watcher_reports_the_container_becoming_empty() {
         seen.extend(events.wait(Some(Duration::from_secs(10))).unwrap());
     }
     assert!(seen.contains(&CgroupEvent::Empty), "{seen:?}");
+    assert!(child.wait().unwrap().success());
+    // `Duration::MAX` means no bound (it used to overflow `Instant` and panic).
+    let mut child = c.command("sleep").arg("0.3").spawn().unwrap();
+    let mut events = child.events().unwrap();
+    let mut seen = Vec::new();
+    while !seen.contains(&CgroupEvent::Empty) {
+        seen.extend(events.wait(Some(Duration::MAX)).unwrap());
+    }
+    assert!(child.wait().unwrap().success());
+    let mut child = c.command("sleep").arg("0.3").spawn().unwrap();
+    let mut events = child.events().unwrap();
+    assert!(events.wait_until_empty(Some(Duration::MAX)).unwrap());
     assert!(child.wait().unwrap().success());
 }
 

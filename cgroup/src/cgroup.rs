@@ -733,7 +733,7 @@ impl Cgroup {
         };
         let fd =
             sys::open_at(self.fd.as_fd(), OsStr::new(FILE), libc::O_RDONLY).map_err(read_err)?;
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         loop {
             // Reading re-arms the notification: a change after this read wakes the poll.
             let text = sys::pread_all(fd.as_fd()).map_err(read_err)?;
@@ -802,7 +802,7 @@ impl Cgroup {
     /// between the read and the signal, is the classic race of that method; the bounded
     /// wait then reports [`CgroupError::Timeout`] rather than looping forever.
     pub fn remove_timeout(self, timeout: Duration) -> Result<(), CgroupError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         // Only the root has no cgroup.type; it also has no cgroup.kill, and the fallback
         // below would signal every process of the host.
         if sys::read_at(self.fd.as_fd(), OsStr::new("cgroup.type"))
@@ -1004,4 +1004,13 @@ fn parse_max_u32(text: &str) -> Result<Max<u32>, ParseError> {
     u32::try_from(v)
         .map(Max::Value)
         .map_err(|_| ParseError::new("limit", t, "larger than 32 bits"))
+}
+
+/// `timeout` from now; a timeout too large to represent (`Duration::MAX`) becomes a century,
+/// which is as good as no bound.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(now)
 }

@@ -349,7 +349,8 @@ impl EventWatcher {
     ///   [`inotify(7)`](https://man7.org/linux/man-pages/man7/inotify.7.html)
     #[doc(alias = "poll")]
     pub fn wait(&mut self, timeout: Option<Duration>) -> Result<Vec<CgroupEvent>, WatchError> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A timeout too large to represent (`Duration::MAX`) waits without bound.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             if !self.poll_inotify(left)? {
@@ -388,7 +389,8 @@ impl EventWatcher {
     ///
     /// As [`wait`](Self::wait).
     pub fn wait_until_empty(&mut self, timeout: Option<Duration>) -> Result<bool, WatchError> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A timeout too large to represent (`Duration::MAX`) waits without bound.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         // Catch up with changes that happened before this call.
         self.drain_inotify()?;
         self.refresh()?;
@@ -431,7 +433,8 @@ impl EventWatcher {
 
     /// Polls the inotify fd for `POLLIN`; `false` on timeout.
     fn poll_inotify(&self, timeout: Option<Duration>) -> Result<bool, WatchError> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A timeout too large to represent (`Duration::MAX`) waits without bound.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             let mut fds = [PollFd::new(self.inotify.as_fd(), PollFlags::POLLIN)];
@@ -933,7 +936,8 @@ impl PressureTrigger {
     /// - [`poll(2)`](https://man7.org/linux/man-pages/man2/poll.2.html)
     #[doc(alias = "poll")]
     pub fn wait(&self, timeout: Option<Duration>) -> Result<bool, PressureError> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A timeout too large to represent (`Duration::MAX`) waits without bound.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             let mut fds = [PollFd::new(self.file.as_fd(), PollFlags::POLLPRI)];

@@ -131,9 +131,12 @@ pub(crate) fn set_child_fds(
 /// Waits until `fd` is readable or `timeout` passes; `true` if readable (or hung up).
 #[doc(alias = "poll")]
 pub(crate) fn wait_readable(fd: BorrowedFd<'_>, timeout: std::time::Duration) -> io::Result<bool> {
-    let deadline = std::time::Instant::now() + timeout;
+    // A timeout too large to represent (`Duration::MAX`) waits without bound.
+    let deadline = std::time::Instant::now().checked_add(timeout);
     loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let left = deadline.map_or(timeout, |d| {
+            d.saturating_duration_since(std::time::Instant::now())
+        });
         let mut pfd = libc::pollfd {
             fd: fd.as_raw_fd(),
             events: libc::POLLIN,

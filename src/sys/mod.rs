@@ -670,7 +670,8 @@ pub(crate) fn poll_any(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io:
             revents: 0,
         })
         .collect();
-    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    // A timeout too large to represent (`Duration::MAX`) waits without bound.
+    let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
     loop {
         let ms: c_int = match deadline {
             None => -1,

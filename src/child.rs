@@ -224,19 +224,40 @@ impl Child {
     #[doc(alias = "waitid")]
     pub fn wait(&mut self) -> io::Result<ExitStatus> {
         drop(self.stdin.take());
-        Ok(self.wait_until(None)?.expect("no deadline"))
+        let status = self.wait_until(None)?.expect("no deadline");
+        self.ended();
+        Ok(status)
     }
 
     /// Returns the status if the process has ended, without blocking.
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
         self.reap_execs()?;
-        self.proc.try_reap()
+        let status = self.proc.try_reap()?;
+        if status.is_some() {
+            self.ended();
+        }
+        Ok(status)
     }
 
     /// Waits at most `timeout` for the process to end (polling the pidfd); `None` if it is still
     /// running. A timeout too large to represent (`Duration::MAX`) waits without bound.
     pub fn wait_timeout(&mut self, timeout: Duration) -> io::Result<Option<ExitStatus>> {
-        self.wait_until(Instant::now().checked_add(timeout))
+        let status = self.wait_until(Instant::now().checked_add(timeout))?;
+        if status.is_some() {
+            self.ended();
+        }
+        Ok(status)
+    }
+
+    /// The container's first process has been reaped. With its own pid namespace the
+    /// container is over (the kernel killed every other process of it), so its network is
+    /// released now — address, published ports, name files — rather than when the `Child` is
+    /// dropped: another container may take them at once. Without one, processes it started
+    /// may still use the network, which stays until the drop.
+    fn ended(&mut self) {
+        if self.namespaces.contains(Namespaces::PID) {
+            drop(self.network.take());
+        }
     }
 
     /// Reaps whichever `exec`ed processes have ended; returns their pidfds' owners that still
@@ -425,8 +446,9 @@ impl Child {
     }
 
     /// The container's network, when it is on a bridge network or pasta: its address,
-    /// gateway, published ports. Torn down when the container has ended and its `Child` is
-    /// dropped.
+    /// gateway, published ports. Released (and `None` from then on) once the container has
+    /// ended and been waited for, when it has its own pid namespace (the default); otherwise
+    /// when the `Child` is dropped.
     pub fn network(&self) -> Option<&crate::net::ContainerNetwork> {
         self.network.as_ref()
     }

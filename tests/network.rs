@@ -209,11 +209,17 @@ fn a_published_port_answers_on_the_hosts_loopback_and_goes_away() {
     let err = c.command("true").spawn().unwrap_err();
     assert!(matches!(err, SpawnError::Network(_)), "{err:?}");
     assert!(hutch::error_chain(&err).contains("8080"), "{err}");
-    // Killed from outside: its rules go with its handle.
+    // Killed from outside: its address, port and rules are released as soon as it has been
+    // waited for, while its handle still exists.
     srv.kill_all().ok();
     srv.kill().unwrap();
     srv.wait().unwrap();
-    drop(srv);
+    assert!(srv.network().is_none());
+    let rules = host.ruleset();
+    assert!(!rules.contains("8080"), "{rules}");
+    let mut next = c.command("true").spawn().unwrap();
+    assert!(next.wait().unwrap().success());
+    drop((srv, next));
     let rules = host.ruleset();
     assert!(!rules.contains("8080"), "{rules}");
     let refused = run_in_netns(&host.handle, || {

@@ -586,7 +586,9 @@ impl Container {
     }
 
     /// Adds a name server for the container's `/etc/resolv.conf` (`docker run --dns`);
-    /// without any, the host's are used (loopback ones replaced by the gateway).
+    /// without any, the host's are used. Loopback ones (systemd-resolved's `127.0.0.53`) are
+    /// unreachable from a bridge network: when the host has no other, the container gets
+    /// Docker's fallback, `8.8.8.8` and `8.8.4.4` — set name servers here to avoid that.
     pub fn dns(&mut self, server: std::net::IpAddr) -> &mut Self {
         self.net.dns.push(server);
         self

@@ -165,11 +165,18 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         .create(dir)
 }
 
+/// Name servers for a container on a bridge network when the host has only loopback ones
+/// (Docker's choice).
+const DNS_FALLBACK: [[u8; 4]; 2] = [[8, 8, 8, 8], [8, 8, 4, 4]];
+
 /// The parent's side of the network layer for one spawn.
 pub(crate) struct NetSetup {
     network: Option<Arc<Network>>,
     options: AttachOptions,
-    hostname: Option<String>,
+    /// The name the program will see as its hostname: the one set, else the caller's (a
+    /// fresh UTS namespace starts with a copy), so that it resolves to the container's own
+    /// address.
+    own_name: String,
     dns: Vec<IpAddr>,
     extra_hosts: Vec<(String, IpAddr)>,
     files: Option<Files>,
@@ -289,6 +296,12 @@ fn open_network(cfg: &NetworkConfig) -> Result<Arc<Network>, SpawnError> {
 pub(crate) fn prepare(cmd: &Command, ns: Namespaces) -> Result<Option<NetSetup>, SpawnError> {
     let c = &cmd.container;
     let s = &c.net;
+    if s.joins.iter().any(|(k, _)| *k == Namespace::Net) && !matches!(s.mode, NetworkMode::None) {
+        return Err(SpawnError::NetworkConfig {
+            reason: "a joined network namespace (join_namespace) brings its own network: it \
+                     cannot also get a network mode (bridge, pasta or host); use one of the two",
+        });
+    }
     if !s.needs_parent() {
         if !s.ports.is_empty() || s.ip.is_some() || !s.dns.is_empty() || !s.extra_hosts.is_empty() {
             return Err(SpawnError::NetworkConfig {
@@ -353,7 +366,11 @@ pub(crate) fn prepare(cmd: &Command, ns: Namespaces) -> Result<Option<NetSetup>,
     Ok(Some(NetSetup {
         network,
         options,
-        hostname,
+        own_name: hostname.unwrap_or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim_end().to_owned())
+                .unwrap_or_default()
+        }),
         dns: s.dns.clone(),
         extra_hosts: s.extra_hosts.clone(),
         files,
@@ -403,20 +420,23 @@ pub(crate) fn connect(
             };
         let mut extra = setup.extra_hosts.clone();
         for (name, addr) in peers {
-            if Some(&name) != setup.hostname.as_ref() && !addrs.contains(&addr) {
+            if name != setup.own_name && !addrs.contains(&addr) {
                 extra.push((name, addr));
             }
         }
-        let hosts =
-            hutch_netns::hosts_file(setup.hostname.as_deref().unwrap_or(""), &addrs, &extra);
+        let hosts = hutch_netns::hosts_file(&setup.own_name, &addrs, &extra);
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         let mut resolv = hutch_netns::ResolvConf::parse(&host_resolv);
         if !setup.dns.is_empty() {
             resolv.nameservers = setup.dns.clone();
         }
-        // A loopback resolver of the host (systemd-resolved's 127.0.0.53) is not reachable
-        // from the container: fall back to the gateway, or a pasta's forwarder.
-        let fallback: Vec<IpAddr> = gateway.into_iter().collect();
+        // A loopback resolver of the host (systemd-resolved's 127.0.0.53, a local dnsmasq)
+        // is not reachable from a container on a bridge, and nothing answers DNS on the
+        // gateway: like Docker, fall back to Google's public resolvers then (`dns` to choose).
+        let fallback: Vec<IpAddr> = match gateway {
+            Some(_) => DNS_FALLBACK.iter().map(|&a| IpAddr::from(a)).collect(),
+            None => Vec::new(),
+        };
         let resolv = resolv.for_container(&fallback);
         for (name, text) in [("hosts", hosts), ("resolv.conf", resolv.to_text())] {
             let p = files.dir.join(name);

@@ -1349,6 +1349,12 @@ echo "--- container"
   --dns 192.0.2.53 --add-host db:10.89.0.9 -- \
   sh -c 'ip -4 -o addr show dev eth0 | tr -s " " | cut -d" " -f4; ip route show default | cut -d" " -f1-3; grep nameserver /etc/resolv.conf; grep -w db /etc/hosts; grep -w web /etc/hosts'
 echo "run-exit $?"
+echo "--- defaults"
+echo "nameserver 127.0.0.53" > "$STATE/resolv.conf"
+unshare --mount sh -c 'mount --bind "$STATE/resolv.conf" /etc/resolv.conf
+  "$RUN" --network backend --network-state "$STATE" --ip 10.89.0.8 -- \
+    sh -c "grep nameserver /etc/resolv.conf; grep -w \"\$(hostname)\" /etc/hosts | cut -f1"'
+rm "$STATE/resolv.conf"
 echo "--- missing"; "$RUN" --network nosuch --network-state "$STATE" -- true; echo "missing-exit $?"
 echo "--- busy"
 "$RUN" --init --network backend --network-state "$STATE" -- sleep 100 &
@@ -1379,6 +1385,13 @@ echo "--- end"
             "10.89.0.7\tweb",
             "run-exit 0"
         ],
+        "{all}"
+    );
+    // The host's only resolver is a loopback one: Docker's public fallback. The inherited
+    // hostname resolves to the container's own address.
+    assert_eq!(
+        section(&out, "defaults"),
+        ["nameserver 8.8.8.8", "nameserver 8.8.4.4", "10.89.0.8"],
         "{all}"
     );
     assert_eq!(section(&out, "missing"), ["missing-exit 125"], "{all}");

@@ -268,6 +268,24 @@ fn bad_network_settings_are_clear_errors() {
     c.join_namespace(NsHandle::open_path("/proc/self/ns/mnt").unwrap());
     let err = c.command("true").spawn().unwrap_err();
     assert!(matches!(err, SpawnError::JoinNamespace { .. }), "{err:?}");
+    // A joined network namespace and a network mode contradict each other, in either order;
+    // nothing is wired into the joined namespace.
+    let host = HostNs::new();
+    let state = TempDir::new("hutch-net-state");
+    let before = host.links();
+    let mut c = Container::new();
+    c.join_namespace(NsHandle::open_path(format!("/run/netns/{}", host.name)).unwrap())
+        .network(NetworkMode::Bridge(host.network(&state)));
+    let err = c.command("true").spawn().unwrap_err();
+    assert!(matches!(err, SpawnError::NetworkConfig { .. }), "{err:?}");
+    assert!(err.to_string().contains("join_namespace"), "{err}");
+    let mut c = Container::new();
+    c.network(NetworkMode::Host)
+        .join_namespace(NsHandle::open_path(format!("/run/netns/{}", host.name)).unwrap())
+        .network(NetworkMode::Host);
+    let err = c.command("true").spawn().unwrap_err();
+    assert!(matches!(err, SpawnError::NetworkConfig { .. }), "{err:?}");
+    assert_eq!(host.links(), before);
 }
 
 /// The unprivileged half of the next test: a container on pasta with a published port,

@@ -77,9 +77,9 @@ use userns::*;
 pub use cgroup::explain_missing_controller;
 pub use userns::explain_clone_error;
 
-/// The oldest kernel with everything hutch's spawn path uses (`close_range`, `clone3` with
-/// `CLONE_INTO_CGROUP`, pidfds).
-const MIN_KERNEL: (u32, u32) = (5, 9);
+/// The oldest kernel with everything a default container uses (`mount_setattr`,
+/// `close_range` with `CLOSE_RANGE_CLOEXEC`, `clone3` with `CLONE_INTO_CGROUP`, pidfds).
+const MIN_KERNEL: (u32, u32) = (5, 12);
 
 /// The uid and gid the unprivileged user-namespace probe runs as (`nobody`).
 const NOBODY: u32 = 65534;

@@ -11,16 +11,16 @@ pub(super) fn kernel_item(release: &str) -> Item {
         Some(v) if v >= MIN_KERNEL => Item::new(
             Id::Kernel,
             State::Ok,
-            format!("Linux {release} (hutch needs 5.9 or later)"),
+            format!("Linux {release} (hutch needs 5.12 or later)"),
         )
         .evidence([ev]),
         Some(_) => Item::new(
             Id::Kernel,
             State::Missing,
-            format!("Linux {release} is older than 5.9, which hutch needs"),
+            format!("Linux {release} is older than 5.12, which hutch needs"),
         )
         .evidence([ev])
-        .fix("upgrade the kernel to 5.9 or later (5.12 for read-only mounts)")
+        .fix("upgrade the kernel to 5.12 or later (mount_setattr, close_range with CLOSE_RANGE_CLOEXEC)")
         .required(true),
         None => Item::new(
             Id::Kernel,
@@ -231,4 +231,17 @@ pub(super) fn seccomp_item(status: &parse::Status) -> Item {
         ));
     }
     Item::new(Id::Seccomp, state, summary).evidence(ev)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_minimum_is_what_a_default_container_needs() {
+        assert_eq!(kernel_item("5.11.22").state, State::Missing);
+        assert_eq!(kernel_item("5.12.0-1-amd64").state, State::Ok);
+        assert_eq!(kernel_item("6.18.44-fc-v669").state, State::Ok);
+        assert_eq!(kernel_item("garbage").state, State::Unknown);
+    }
 }

@@ -46,8 +46,10 @@
 //! Every isolated test is its own container, so tests run in parallel under `cargo test`
 //! (many test threads) and under `cargo nextest` (a process per test) without sharing ports,
 //! hostnames, `/tmp` or processes. Processes a test leaves behind end with its container:
-//! the test binary is PID 1 of a new pid namespace, and the kernel kills the rest when it
-//! exits. A timeout ([`IsolatedTest::timeout`], [`DEFAULT_TIMEOUT`] by default) kills the
+//! the test binary runs in a new pid namespace under the container's init
+//! ([`Container::init`](crate::Container::init), turned on for isolated tests so that signals
+//! have their default actions: an `abort` is reported as `SIGABRT`), and the kernel kills the
+//! rest when the test ends. A timeout ([`IsolatedTest::timeout`], [`DEFAULT_TIMEOUT`] by default) kills the
 //! container's whole cgroup ([`Child::kill_all`](crate::Child::kill_all)), or its PID 1 when
 //! it has no cgroup, and fails the test saying so.
 //!
@@ -220,6 +222,19 @@ pub enum IsolatedError {
         /// What the inner run printed until then.
         output: Box<InnerOutput>,
     },
+    /// The test started in the container but its process ended before libtest could report
+    /// a result: the test (or code it called) ended the process, e.g. `std::process::exit`.
+    #[error(
+        "isolated test {test}: the test ended its process ({}) before libtest reported a \
+         result (`std::process::exit` in the test?)\n{output}",
+        output.status
+    )]
+    Exited {
+        /// The test.
+        test: String,
+        /// The inner run.
+        output: Box<InnerOutput>,
+    },
     /// The inner run ended but did not run the test: no test has that exact name, or the
     /// harness is not libtest.
     #[error(
@@ -344,7 +359,8 @@ impl IsolatedTest {
     /// # Errors
     ///
     /// [`IsolatedError::Failed`] with the inner panic message, [`IsolatedError::Killed`]
-    /// (a crash or OOM kill), [`IsolatedError::TimedOut`], [`IsolatedError::NotRun`] when
+    /// (a crash or OOM kill), [`IsolatedError::TimedOut`], [`IsolatedError::Exited`] when
+    /// the test ended its process before libtest reported, [`IsolatedError::NotRun`] when
     /// the inner run found no such test, or the spawn error.
     pub fn run_outer(&self) -> Result<InnerOutput, IsolatedError> {
         let test = || self.name.clone();
@@ -366,7 +382,19 @@ impl IsolatedTest {
                 (PathBuf::from("/proc/self/fd/3"), Some(file))
             }
         };
-        let mut cmd = self.container.command(&program);
+        // The test runs under the sealed init when it has a pid namespace of its own: as PID 1
+        // it would have no default signal actions (an `abort` would be discarded, then fault).
+        let mut container = self.container.clone();
+        let under_init = container.namespaces.contains(hutch_ns::Namespaces::PID)
+            && !container
+                .net
+                .joins
+                .iter()
+                .any(|(k, _)| *k == hutch_ns::Namespace::Pid);
+        if under_init {
+            container.init(true);
+        }
+        let mut cmd = container.command(&program);
         if let Some(file) = binary {
             cmd.pass_fd(3, file);
         }
@@ -433,7 +461,15 @@ impl IsolatedTest {
                 output,
             });
         }
-        if let Some(signal) = status.signal() {
+        // The init reports a program killed by signal N as exit code 128 + N.
+        let signal = match (status.signal(), status.code()) {
+            (Some(sig), _) => Some(sig),
+            (None, Some(code)) if under_init && (129..=128 + 64).contains(&code) => {
+                Some(code - 128)
+            }
+            _ => None,
+        };
+        if let Some(signal) = signal {
             return Err(IsolatedError::Killed {
                 test: test(),
                 signal,
@@ -442,6 +478,12 @@ impl IsolatedTest {
             });
         }
         let text = String::from_utf8_lossy(&output.stdout);
+        if !libtest_summary(&text) && libtest_started(&text, &self.name) {
+            return Err(IsolatedError::Exited {
+                test: test(),
+                output,
+            });
+        }
         if status.success() {
             if libtest_passed_one(&text) {
                 // Shown as the test's own output (captured by libtest unless --nocapture).
@@ -485,6 +527,18 @@ fn collect(rx: Option<mpsc::Receiver<Vec<u8>>>) -> Vec<u8> {
         }
         None => Vec::new(),
     }
+}
+
+/// Whether libtest printed its summary line.
+fn libtest_summary(stdout: &str) -> bool {
+    stdout.lines().any(|l| l.starts_with("test result: "))
+}
+
+/// Whether libtest started the test `name` (`test NAME ... `, with `--nocapture` the result
+/// comes later on the line or on another).
+fn libtest_started(stdout: &str, name: &str) -> bool {
+    let head = format!("test {name} ...");
+    stdout.lines().any(|l| l.starts_with(&head))
 }
 
 /// Whether libtest's summary says exactly one test ran and passed.

@@ -43,8 +43,12 @@ hutch::isolated!(
             "isolated"
         );
         assert_eq!(interfaces(), ["lo"]);
-        // PID 1 of its own pid namespace.
-        assert_eq!(std::process::id(), 1);
+        // In a pid namespace of its own, under the container's init (PID 1).
+        assert_eq!(std::process::id(), 2);
+        assert_eq!(
+            std::fs::read_link("/proc/1/exe").unwrap().to_str(),
+            Some("/memfd:hutch-init (deleted)")
+        );
         // A private, writable /tmp on a read-only tree.
         assert!(std::fs::read_dir("/tmp").unwrap().next().is_none());
         std::fs::write("/tmp/x", "x").unwrap();
@@ -160,14 +164,27 @@ fn a_crash_is_reported_with_its_signal() {
     else {
         panic!("expected a kill, got {r:?}");
     };
-    // As PID 1 of its pid namespace, the test binary ignores its own SIGABRT; glibc's abort
-    // then ends it with a forced SIGSEGV.
-    assert!([libc::SIGABRT, libc::SIGSEGV].contains(signal), "{e}");
+    // The test runs under the container's init, so its own SIGABRT has its default action
+    // (as PID 1 it would be discarded, and glibc's abort would end it with a SIGSEGV).
+    assert_eq!(*signal, libc::SIGABRT, "{e}");
+    assert!(e.to_string().contains("SIGABRT"), "{e}");
     assert!(!oom_killed);
     assert!(
         e.to_string().contains("the container was killed by signal"),
         "{e}"
     );
+}
+
+#[test]
+fn a_test_that_exits_its_process_is_reported_as_such() {
+    let _g = shared();
+    let name = "a_test_that_exits_its_process_is_reported_as_such";
+    let r = IsolatedTest::new(sandbox(), name).run(|| std::process::exit(0));
+    let Err(e @ IsolatedError::Exited { output, .. }) = &r else {
+        panic!("expected Exited, got {r:?}");
+    };
+    assert_eq!(output.status.code(), Some(0));
+    assert!(e.to_string().contains("before libtest reported"), "{e}");
 }
 
 #[test]
@@ -394,7 +411,10 @@ fn nothing_is_left_behind() {
     }
     // The process-wide caches (the init program's memfd, the loaded device allow-list) are
     // made by the first spawn and kept: make them before counting.
-    assert!(sandbox().command("true").status().unwrap().success());
+    // Isolated tests run under the init.
+    let mut warm = sandbox();
+    warm.init(true);
+    assert!(warm.command("true").status().unwrap().success());
     let leaks = common::Leaks::snapshot();
     for test in [
         "runs_in_its_container",

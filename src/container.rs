@@ -452,8 +452,16 @@ impl Container {
     /// the filter says [`Action::UserNotif`](hutch_seccomp::Action::UserNotif) wait for the
     /// supervisor's answer ([`Child::take_seccomp_listener`](crate::Child::take_seccomp_listener),
     /// a [`hutch_seccomp::Listener`]). The listener is sent to the parent over a socket
-    /// (`SCM_RIGHTS`) before the program runs. The init, if any, runs under the filter without
-    /// a listener (its notified calls fail with `ENOSYS`).
+    /// (`SCM_RIGHTS`) before the program runs.
+    ///
+    /// Notifications raised by the container's own setup — the program's `execve` (and its
+    /// init's), or any call of the setup when the filter is installed early — are answered by
+    /// the spawn itself with "continue": the program has not started yet, and nobody else holds
+    /// the listener. The supervisor sees everything from the program's start on. With an init,
+    /// the filter is installed before the init forks, so the init shares it and its listener
+    /// (the init's own calls, e.g. `wait4`, are notified too when the filter says so). Without
+    /// a filter (`seccomp_unconfined`, `privileged`, `Container::host`) asking for a listener
+    /// is an error at spawn.
     ///
     /// ```no_run
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -482,6 +482,13 @@ pub enum SpawnError {
     /// The seccomp listener could not be set up.
     #[error("seccomp listener")]
     SeccompNotify(#[source] Box<hutch_seccomp::NotifyError>),
+    /// A seccomp listener was asked for (`Container::seccomp_listener`), but the container
+    /// has no seccomp filter (unconfined, privileged, or a host container).
+    #[error(
+        "a seccomp listener needs a seccomp filter, and this container has none (unconfined, \
+         privileged or host); set a filter or profile with user-notification rules"
+    )]
+    SeccompListenerWithoutFilter,
     /// The device access policy could not be loaded or attached to the container's cgroup.
     #[error("device access policy")]
     Devices(#[source] hutch_cgroup::device::DeviceError),

@@ -398,6 +398,83 @@ fn a_seccomp_listener_supervises_the_program() {
     }
 }
 
+/// A filter that notifies `execve`: the container's own exec (and its init's) is let through
+/// by the spawn itself, which returns; the supervisor sees the program's later ones. With an
+/// early filter (no_new_privs off) every call of the child's setup is notified too.
+#[test]
+fn a_listener_on_execve_does_not_hang_the_spawn() {
+    let _g = shared();
+    use hutch::seccomp::{Action, Filter, Response, Syscall};
+    let mut f = Filter::new(Action::Allow);
+    f.rule(Syscall::by_name("execve").unwrap(), Action::UserNotif, &[])
+        .rule(
+            Syscall::by_name("execveat").unwrap(),
+            Action::UserNotif,
+            &[],
+        );
+    for (init, nnp) in [(false, true), (true, true), (false, false), (true, false)] {
+        let mut c = Container::new();
+        c.seccomp_filter(f.clone())
+            .seccomp_listener(true)
+            .init(init)
+            .no_new_privs(nnp);
+        let mut child = c
+            .command("/bin/sh")
+            .args(["-c", "/bin/true && echo ran-true"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut listener = child.take_seccomp_listener().expect("a listener");
+        // The shell's exec of /bin/true is the supervisor's to answer.
+        let n = listener.recv().unwrap();
+        assert_eq!(
+            n.data.nr as i64,
+            libc::SYS_execve,
+            "init {init}, nnp {nnp}: {n:?}"
+        );
+        listener.respond(n.id, Response::Continue).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("ran-true"), "init {init}, nnp {nnp}: {text}");
+    }
+    // A listener without a filter is an error, not silently nothing.
+    let mut c = Container::new();
+    c.seccomp_unconfined().seccomp_listener(true);
+    let err = c.command("true").spawn().unwrap_err();
+    assert!(
+        matches!(err, SpawnError::SeccompListenerWithoutFilter),
+        "{err:?}"
+    );
+}
+
+/// `privileged()` turns seccomp off, but a filter set after it applies.
+#[test]
+fn a_filter_set_after_privileged_applies() {
+    let _g = shared();
+    use hutch::seccomp::{Action, Filter, Syscall};
+    let mut f = Filter::new(Action::Allow);
+    f.rule(
+        Syscall::by_name("mkdir").unwrap(),
+        Action::Errno(libc::EPERM as u16),
+        &[],
+    )
+    .rule(
+        Syscall::by_name("mkdirat").unwrap(),
+        Action::Errno(libc::EPERM as u16),
+        &[],
+    );
+    let mut c = Container::new();
+    c.privileged().seccomp_filter(f);
+    let out = c
+        .command("/bin/sh")
+        .args(["-c", "grep Seccomp: /proc/self/status; mkdir /tmp/x 2>&1"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Seccomp:\t2"), "{text}");
+    assert!(text.contains("Operation not permitted"), "{text}");
+}
+
 #[test]
 fn a_writable_cgroup_mount_without_a_cgroup_namespace_is_an_error() {
     let _g = shared();

@@ -50,6 +50,7 @@ pub(crate) fn finish(
     plan: &Prepared,
     cmd: &Command,
     progress: &ProgressPage,
+    listener: Option<&mut super::seccomp::SetupListener>,
 ) -> Result<(Pid, OwnedFd), SpawnError> {
     // The intermediate ends by itself once it has forked (or failed). The process it forked
     // waits at the gate until we hold its pidfd: should it exec and end at once, a caller that
@@ -60,6 +61,15 @@ pub(crate) fn finish(
     let early_pidfd = progress.joined().map(sys::pidfd_open);
     progress.open_gate();
     let mut error: Option<SpawnError> = None;
+    if let Some(l) = listener
+        && let Err(e) = l.serve_until(report.as_fd())
+    {
+        error = Some(e);
+        if let Some(pid) = progress.joined() {
+            // Still an unreaped child of ours, blocked or not: it cannot have been recycled.
+            sys::kill_and_reap_child(pid);
+        }
+    }
     loop {
         match sys::read_record(report.as_fd()) {
             Ok(None) => break,

@@ -382,7 +382,12 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     let floor = fds.floor;
     let (labels, landlock) = confine(cmd, floor)?;
     let seccomp = seccomp::prepare(cmd)?;
-    let seccomp_early = seccomp.is_some() && !c.confine.no_new_privs;
+    // Early (before the capability layer and the init's fork) when no_new_privs is off, as the
+    // kernel then needs CAP_SYS_ADMIN to install it; and with an init and a listener, so that
+    // the init and the program share one filter and its listener (a filter the init installed
+    // on its own would have no listener, and its notified calls would fail with ENOSYS).
+    let seccomp_early = seccomp.is_some()
+        && (!c.confine.no_new_privs || (c.init && !joining && c.confine.seccomp_listener));
     // The listener's way back: a socket pair, the child's end kept until its exec.
     let listener_pair = if seccomp.is_some() && c.confine.seccomp_listener {
         let (a, b) = std::os::unix::net::UnixStream::pair().map_err(parent("socketpair"))?;
@@ -528,7 +533,10 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     // parent has work to do for it before its exec, it forks again (init, joining a
     // container), it changes credentials (which would make the shared memory, and so the
     // caller, non-dumpable), or there is no trampoline for this architecture.
+    // With a seccomp listener this thread must answer the child's own notifications while it
+    // is set up (`SetupListener`), so it may not be suspended as the shared-memory clone does.
     let shared_vm = sys::shared_vm_supported()
+        && listener_pair.is_none()
         && plan.init.is_none()
         && !joining
         && plan.pid_join.is_none()
@@ -574,6 +582,11 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     drop(fds.child_ends);
     drop(init_fd);
     let report = OwnedFd::from(report_r);
+    // The child has its own copy of its end; ours must go for end of file to be seen.
+    let mut setup_listener = listener_pair.map(|(child_end, ours)| {
+        drop(child_end);
+        seccomp::SetupListener::new(ours)
+    });
     let pid = Pid::new(cloned.pid).expect("clone3 returns a positive pid in the parent");
     trace.step("clone");
 
@@ -612,8 +625,20 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     let (pid, pidfd) = if joining || plan.pid_join.is_some() {
         // The first child forked the process that runs the program (into the joined
         // container's pid namespace) and ended.
-        join::finish(cloned.pidfd, &report, &plan, cmd, &progress)?
+        join::finish(
+            cloned.pidfd,
+            &report,
+            &plan,
+            cmd,
+            &progress,
+            setup_listener.as_mut(),
+        )?
     } else {
+        if let Some(l) = &mut setup_listener
+            && let Err(e) = l.serve_until(report.as_fd())
+        {
+            return Err(fail(e, cloned.pidfd.as_fd()));
+        }
         // End of file: the program was exec'd, or the child died on the way. A stray READY
         // here would be a protocol error.
         match next_report(&report, &plan, cmd) {
@@ -647,25 +672,16 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         cg.keep(c.cgroup.options.keep);
     }
     let landlock_status = plan.landlock.as_ref().map(|l| l.status().clone());
-    // The program has exec'd: its listener, sent before, is waiting on our end.
-    let listener = match listener_pair {
-        Some((child_end, ours)) => {
-            drop(child_end);
-            let got = hutch_seccomp::recv_fd(&ours)
-                .map_err(|e| SpawnError::SeccompListener(Box::new(e)))
-                .and_then(|fd| {
-                    hutch_seccomp::Listener::new(fd)
-                        .map_err(|e| SpawnError::SeccompNotify(Box::new(e)))
-                });
-            match got {
-                Ok(l) => Some(l),
-                Err(e) => {
-                    let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
-                    let _ = sys::waitid_pidfd(pidfd.as_fd(), false);
-                    return Err(e);
-                }
+    // The program has exec'd: its listener came during the setup, or waits on our end.
+    let listener = match setup_listener {
+        Some(l) => match l.finish() {
+            Ok(l) => Some(l),
+            Err(e) => {
+                let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+                let _ = sys::waitid_pidfd(pidfd.as_fd(), false);
+                return Err(e);
             }
-        }
+        },
         None => None,
     };
     drop(plan);

@@ -15,10 +15,11 @@ use crate::{Command, SpawnError};
 /// The program to install, or `None` (unconfined, privileged, or `Container::host()`).
 pub(crate) fn prepare(cmd: &Command) -> Result<Option<Arc<Program>>, SpawnError> {
     let c = &cmd.container.confine;
-    if c.privileged {
-        return Ok(None);
-    }
+    // `privileged()` sets the filter to unconfined; a filter set after it applies.
     if c.seccomp == SeccompSetting::Unconfined {
+        if c.seccomp_listener {
+            return Err(SpawnError::SeccompListenerWithoutFilter);
+        }
         return Ok(None);
     }
     // The capabilities the profile's capability-conditional rules follow: the container's
@@ -43,4 +44,91 @@ pub(crate) fn prepare(cmd: &Command) -> Result<Option<Arc<Program>>, SpawnError>
                 .map_err(|e| SpawnError::SeccompFilter(Box::new(e)))?,
         )),
     })
+}
+
+/// The parent's end of the listener's way back while the container is set up: the socket the
+/// child sends the listener over, then the listener itself.
+pub(crate) struct SetupListener {
+    sock: Option<std::os::unix::net::UnixStream>,
+    listener: Option<hutch_seccomp::Listener>,
+}
+
+impl SetupListener {
+    pub(crate) fn new(sock: std::os::unix::net::UnixStream) -> SetupListener {
+        SetupListener {
+            sock: Some(sock),
+            listener: None,
+        }
+    }
+
+    /// Serves the listener until `report` is readable (a record, or end of file at the
+    /// program's exec): receives it as soon as the child sends it, and answers every
+    /// notification raised meanwhile with "continue". Those come from the container's own
+    /// setup (its init's and its program's `execve`, and whatever the child does after an
+    /// early filter) — the program has not started, and nobody else holds the listener yet,
+    /// so without this a filter that notifies `execve` would never let the spawn end.
+    pub(crate) fn serve_until(
+        &mut self,
+        report: std::os::fd::BorrowedFd<'_>,
+    ) -> Result<(), SpawnError> {
+        use std::os::fd::AsFd;
+        fn ready(fd: std::os::fd::BorrowedFd<'_>) -> std::io::Result<bool> {
+            crate::sys::poll_any(&[fd], Some(std::time::Duration::ZERO))
+        }
+        let poll_err = |source| SpawnError::Parent {
+            op: "waiting for the child (poll)",
+            source,
+        };
+        loop {
+            let mut fds = vec![report];
+            fds.extend(self.sock.as_ref().map(|s| s.as_fd()));
+            fds.extend(self.listener.as_ref().map(|l| l.as_fd()));
+            crate::sys::poll_any(&fds, None).map_err(poll_err)?;
+            drop(fds);
+            if ready(report).map_err(poll_err)? {
+                return Ok(());
+            }
+            if let Some(sock) = &self.sock
+                && ready(sock.as_fd()).map_err(poll_err)?
+            {
+                // End of file instead: the child ended before sending it; its report says why.
+                if let Ok(fd) = hutch_seccomp::recv_fd(sock) {
+                    self.listener = Some(
+                        hutch_seccomp::Listener::new(fd)
+                            .map_err(|e| SpawnError::SeccompNotify(Box::new(e)))?,
+                    );
+                }
+                self.sock = None;
+            }
+            if let Some(l) = &mut self.listener
+                && ready(l.as_fd()).map_err(poll_err)?
+            {
+                match l.recv() {
+                    Ok(n) => {
+                        // ENOENT: the caller was killed meanwhile.
+                        let _ = l.respond(n.id, hutch_seccomp::Response::Continue);
+                    }
+                    // The caller died first, or nobody uses the filter any more (the report
+                    // pipe says the rest, in a moment).
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(1)),
+                }
+            }
+        }
+    }
+
+    /// The listener, once the program has exec'd: received during the setup, or now.
+    pub(crate) fn finish(mut self) -> Result<hutch_seccomp::Listener, SpawnError> {
+        if let Some(l) = self.listener.take() {
+            return Ok(l);
+        }
+        let sock = self.sock.take().ok_or_else(|| {
+            SpawnError::SeccompListener(Box::new(hutch_seccomp::SeccompError::Io {
+                op: "recvmsg(SCM_RIGHTS)",
+                source: std::io::Error::from(std::io::ErrorKind::UnexpectedEof),
+            }))
+        })?;
+        let fd =
+            hutch_seccomp::recv_fd(&sock).map_err(|e| SpawnError::SeccompListener(Box::new(e)))?;
+        hutch_seccomp::Listener::new(fd).map_err(|e| SpawnError::SeccompNotify(Box::new(e)))
+    }
 }

@@ -17,8 +17,9 @@
 //! | 8 | working directory | `chdir` | `Chdir` |
 //! | 9 | descriptors | mark all above 2 close-on-exec, connect stdio and passed descriptors | `CloseFds`, `Stdio`, `PassFd` |
 //! | 10 | init | fork the program, exec the init program (sealed memfd) | `Dumpable`, `InitFork`, `InitExec` |
-//! | 10b | confinement, in each process that execs | LSM exec label (program only), Landlock, seccomp last (before the capability layer instead when `no_new_privs` is off) | `LsmLabel`, `Landlock`, `Seccomp` |
-//! | 11 | exec | empty the signal mask, `execve` along the prepared `PATH` candidates | `Signals`, `Exec` |
+//! | 10b | signals, in each process that execs | empty the signal mask | `Signals` |
+//! | 10c | confinement, in each process that execs | LSM exec label (program only), Landlock, seccomp last (before the capability layer instead when `no_new_privs` is off) | `LsmLabel`, `Landlock`, `Seccomp` |
+//! | 11 | exec | `execve` along the prepared `PATH` candidates | `Exec` |
 //!
 //!
 //! Before each step the child stores the step's number in a shared page ([`Progress`]), so
@@ -489,11 +490,13 @@ pub(crate) unsafe fn child_main(p: &Prepared) -> ! {
     if let Some(init) = p.init {
         slot = start_init(p, init);
     }
-    confine(p, slot, true);
+    // The signal mask is emptied before the confinement, so that the seccomp filter is the
+    // last thing installed before `execve`: a filter need not allow `rt_sigprocmask`.
     reach(p, slot, step::SIGNALS);
     if sigmask_all(false, None) == -1 {
         fail(p, step::SIGNALS, 0);
     }
+    confine(p, slot, true);
     reach(p, slot, step::EXEC);
     exec_program(p)
 }

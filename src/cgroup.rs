@@ -87,6 +87,11 @@ pub(crate) struct ContainerCgroup {
 }
 
 impl ContainerCgroup {
+    /// Whether a device program (an allow-list) is attached to the container's cgroup.
+    pub(crate) fn has_device_program(&self) -> bool {
+        self._devices.is_some()
+    }
+
     pub(crate) fn dir_fd(&self) -> BorrowedFd<'_> {
         self.cgroup().as_fd()
     }

@@ -165,6 +165,7 @@ pub struct Container {
     pub(crate) read_only: Option<bool>,
     pub(crate) propagation: Option<Propagation>,
     pub(crate) private_tmp: Option<bool>,
+    pub(crate) private_run: Option<bool>,
     pub(crate) minimal_tree: bool,
     pub(crate) masked_paths: bool,
     pub(crate) sysfs: bool,
@@ -206,6 +207,7 @@ impl Container {
             read_only: None,
             propagation: None,
             private_tmp: None,
+            private_run: None,
             minimal_tree: false,
             masked_paths: true,
             sysfs: true,
@@ -745,6 +747,24 @@ impl Container {
     /// host's tree, `false` in a rootfs).
     pub fn private_tmp(&mut self, private: bool) -> &mut Self {
         self.private_tmp = Some(private);
+        self
+    }
+
+    /// Whether the container gets a private, empty `/run` (a tmpfs, `nosuid,nodev`, mode
+    /// `755`; default `true` with the host's whole tree, `false` in a rootfs or the minimal
+    /// tree, which have no host `/run`).
+    ///
+    /// A read-only mount stops writes to files, not `connect` on a Unix socket or writes to a
+    /// FIFO: with the host's `/run` visible, root in a container could talk to
+    /// `/run/docker.sock`, containerd, systemd's private socket, the system D-Bus or
+    /// `/run/initctl` as host root. The private `/run` hides them (and `/var/run`, a link to
+    /// it). When the host's `/etc/resolv.conf` is a link into `/run` (systemd-resolved's
+    /// stub), its target file is bound read-only at the same place, so names still resolve.
+    /// Sockets and FIFOs elsewhere in the host's tree stay reachable by root; a user
+    /// namespace ([`user_namespace`](Container::user_namespace)) makes them inaccessible
+    /// unless their mode lets anyone in.
+    pub fn private_run(&mut self, private: bool) -> &mut Self {
+        self.private_run = Some(private);
         self
     }
 

@@ -516,3 +516,118 @@ fn a_writable_cgroup_mount_without_a_cgroup_namespace_is_an_error() {
         "read-only by default: {text}"
     );
 }
+
+/// Root without a device program (no cgroup) loses CAP_MKNOD unless it asked for it, and a
+/// node made in the container's `/dev` never opens (`nodev`), with or without a cgroup.
+#[test]
+fn device_nodes_need_a_device_program_or_an_explicit_cap_mknod() {
+    let _g = shared();
+    let script = "grep CapBnd /proc/self/status; \
+        mknod /dev/n c 1 3 && echo made; \
+        head -c0 /dev/n && echo opened; \
+        head -c0 /dev/null && echo null-ok";
+    let run = |c: &Container| {
+        let out = c
+            .command("/bin/sh")
+            .args(["-c", script])
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let mknod = 1u64 << 27;
+    let bnd = |out: &str| {
+        let hex = out
+            .lines()
+            .find_map(|l| l.strip_prefix("CapBnd:"))
+            .unwrap()
+            .trim();
+        u64::from_str_radix(hex, 16).unwrap()
+    };
+    // No cgroup, so no device program: CAP_MKNOD is gone.
+    let mut c = Container::new();
+    c.cgroup(false);
+    let (out, err) = run(&c);
+    assert_eq!(bnd(&out) & mknod, 0, "{out}");
+    assert!(!out.contains("made"), "{out}");
+    assert!(err.contains("Operation not permitted"), "{err}");
+    assert!(out.contains("null-ok"), "{out}");
+    // A process exec'd into it has the container's set.
+    let mut child = c.command("sleep").arg("30").spawn().unwrap();
+    let out = child
+        .exec("grep")
+        .args(["CapBnd", "/proc/self/status"])
+        .output()
+        .unwrap();
+    assert_eq!(bnd(&String::from_utf8_lossy(&out.stdout)) & mknod, 0);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Asked for explicitly: kept, but /dev is nodev.
+    c.cap_add(Capability::Mknod);
+    let (out, err) = run(&c);
+    assert_ne!(bnd(&out) & mknod, 0, "{out}");
+    assert!(out.contains("made"), "{out}");
+    assert!(!out.contains("opened"), "{out}");
+    assert!(err.contains("Permission denied"), "{err}");
+    // With a cgroup and Docker's device allow-list, CAP_MKNOD stays (as in Docker).
+    let (out, _) = run(&Container::new());
+    assert_ne!(bnd(&out) & mknod, 0, "{out}");
+    assert!(!out.contains("opened"), "{out}");
+}
+
+/// A read-only mount does not stop `connect` on a Unix socket nor writes to a FIFO: the host's
+/// `/run` (docker.sock, D-Bus, systemd, initctl) is hidden behind a private one, as root.
+#[test]
+fn host_sockets_and_fifos_in_run_are_out_of_reach() {
+    let _g = shared();
+    use std::os::unix::net::UnixListener;
+    let dir = std::path::PathBuf::from(format!("/run/hutch-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    struct Gone(std::path::PathBuf);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _gone = Gone(dir.clone());
+    let sock = dir.join("s.sock");
+    let fifo = dir.join("f.fifo");
+    let listener = UnixListener::bind(&sock).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let c_fifo = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo on a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_fifo.as_ptr(), 0o600) }, 0);
+    let code = "import errno, os, socket, sys\n\
+        def tr(f):\n  try:\n    f(); return 'ok'\n  except OSError as e:\n    return errno.errorcode[e.errno]\n\
+        s = socket.socket(socket.AF_UNIX)\n\
+        print('connect=' + tr(lambda: s.connect(sys.argv[1])))\n\
+        print('fifo=' + tr(lambda: os.close(os.open(sys.argv[2], os.O_WRONLY | os.O_NONBLOCK))))\n\
+        print('run-writable=' + tr(lambda: open('/run/x', 'w').close()))";
+    let run = |c: &Container| {
+        let out = c
+            .command("python3")
+            .args(["-c", code, sock.to_str().unwrap(), fifo.to_str().unwrap()])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let out = run(&Container::new());
+    assert!(out.contains("connect=ENOENT"), "{out}");
+    assert!(out.contains("fifo=ENOENT"), "{out}");
+    // The private /run is the container's own scratch space.
+    assert!(out.contains("run-writable=ok"), "{out}");
+    assert!(
+        listener.accept().is_err(),
+        "a container reached the host's socket"
+    );
+    // The control: with the host's /run, root reaches both (ENXIO: no reader on the FIFO).
+    let mut c = Container::new();
+    c.private_run(false);
+    let out = run(&c);
+    assert!(out.contains("connect=ok"), "{out}");
+    assert!(out.contains("fifo=ENXIO"), "{out}");
+    assert!(out.contains("run-writable=EROFS"), "{out}");
+}

@@ -1249,7 +1249,9 @@ impl Builder {
             Some(Path::new("tmpfs")),
             &dev,
             Some("tmpfs"),
-            libc::MS_NOSUID | libc::MS_NOEXEC | libc::MS_STRICTATIME,
+            // nodev: a node made here does not open; the device nodes are bind mounts of
+            // the host's, each with its own flags.
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_STRICTATIME,
             Some("mode=755,size=65536k"),
         )?;
         self.cover(&dev, Cover::Tmpfs);

@@ -21,8 +21,14 @@ fn last_cap() -> Result<u8, SpawnError> {
 }
 
 /// Builds the layer, or `None` when the container keeps the caller's capabilities (then the
-/// credentials layer changes ids on its own).
-pub(crate) fn prepare(cmd: &Command, creds: &CredPlan) -> Result<Option<PreparedCaps>, SpawnError> {
+/// credentials layer changes ids on its own). `drop_mknod`: no device program guards the
+/// container, so `CAP_MKNOD` goes unless it was added explicitly or the container is
+/// privileged.
+pub(crate) fn prepare(
+    cmd: &Command,
+    creds: &CredPlan,
+    drop_mknod: bool,
+) -> Result<Option<PreparedCaps>, SpawnError> {
     let confine = &cmd.container.confine;
     let Some(mut set) = confine.caps else {
         return Ok(None);
@@ -31,6 +37,8 @@ pub(crate) fn prepare(cmd: &Command, creds: &CredPlan) -> Result<Option<Prepared
     if confine.privileged {
         // Everything the caller has: asking for more fails in the kernel.
         set = hutch_caps::thread::bounding_set().map_err(SpawnError::CapabilityState)?;
+    } else if drop_mknod && !confine.caps_added.contains(hutch_caps::Capability::Mknod) {
+        set.remove(hutch_caps::Capability::Mknod);
     }
     set &= CapSet::up_to(last);
     let mut plan = CapsPlan::new(set);

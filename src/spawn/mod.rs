@@ -86,8 +86,9 @@ fn uts_name(
 /// |---|---|---|
 /// | root | read-only, recursively | writable (rootfs), read-only (minimal) |
 /// | `/tmp` | private tmpfs | the tree's (private tmpfs in the minimal tree) |
+/// | `/run` | private tmpfs (the host's sockets and FIFOs hidden) | the tree's (none in the minimal tree) |
 /// | `/proc` | fresh (new pid namespace) | fresh |
-/// | `/dev` | minimal | minimal |
+/// | `/dev` | minimal, `nodev` tmpfs with binds of the host's nodes | minimal |
 /// | `/sys` | fresh sysfs, read-only (a read-only bind of the host's where the kernel refuses) | same |
 /// | `/sys/fs/cgroup` | the container's own cgroup2, read-only (new cgroup namespace) | same |
 /// | masks | Docker's masked and read-only paths | same |
@@ -137,6 +138,22 @@ fn mount_plan(
     plan.minimal_root(c.minimal_tree);
     if c.private_tmp.unwrap_or(c.rootfs.is_none()) {
         plan.private_tmp();
+    }
+    if c.private_run
+        .unwrap_or(c.rootfs.is_none() && !c.minimal_tree)
+    {
+        plan.tmpfs(
+            "/run",
+            hutch_ns::mount::TmpfsOptions::scratch(None, Some(0o755)),
+        );
+        // systemd-resolved's /etc/resolv.conf is a link to a file in /run: keep that file.
+        if c.rootfs.is_none()
+            && let Ok(target) = std::fs::canonicalize("/etc/resolv.conf")
+            && target.starts_with("/run")
+            && target.is_file()
+        {
+            plan.bind_ro(&target, &target);
+        }
     }
     // The container's own /etc/hosts and /etc/resolv.conf, before the user's mounts so that
     // a bind of the user's own wins.
@@ -375,7 +392,6 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         joined_maps.as_ref().or(user.mapped.as_ref()),
         setgroups,
     )?;
-    let caps = caps::prepare(cmd, &creds)?;
     trace.step("plan");
     fds::check_limit(cmd)?;
     let fds = fds::prepare(cmd, defaults)?;
@@ -437,6 +453,12 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         })?
     };
 
+    // CAP_MKNOD without a device program would let root make and open any device node on a
+    // writable mount: Docker's set keeps it only because its device cgroup stops the open.
+    let devices_confined = cgroup.as_ref().is_some_and(|cg| cg.has_device_program());
+    // A process exec'd into a running container takes the container's set (`exec_defaults`).
+    let drop_mknod = !joining && !devices_confined && !ns.contains(Namespaces::USER);
+    let caps = caps::prepare(cmd, &creds, drop_mknod)?;
     trace.step("cgroup");
     let parent_pidfd = if c.die_with_parent && !joining {
         let fd =
@@ -466,7 +488,18 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
             exec_defaults: Arc::new(ExecDefaults {
                 env: env.clone(),
                 cwd: cmd.cwd.clone().unwrap_or_else(|| PathBuf::from("/")),
-                confine: c.confine.clone(),
+                confine: {
+                    // Processes exec'd into it have the capabilities it has.
+                    let mut confine = c.confine.clone();
+                    if drop_mknod
+                        && !confine.privileged
+                        && !confine.caps_added.contains(hutch_caps::Capability::Mknod)
+                        && let Some(set) = &mut confine.caps
+                    {
+                        set.remove(hutch_caps::Capability::Mknod);
+                    }
+                    confine
+                },
             }),
         },
     };

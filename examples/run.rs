@@ -406,12 +406,14 @@ struct Args {
     /// `systempaths=unconfined` (no masked or read-only /proc and /sys paths).
     #[arg(long = "security-opt", value_name = "OPT", value_parser = parse_security_opt)]
     security_opt: Vec<SecurityOpt>,
-    /// Landlock: allow reading and executing beneath PATH, a host path (repeatable). With any
-    /// --landlock-* flag everything else is denied, so the program and its libraries must be
-    /// covered; best effort: what the kernel's Landlock supports is enforced.
+    /// Landlock: allow reading and executing beneath PATH (repeatable): the path as the
+    /// program sees it (the container's /tmp, /dev, a --tmpfs) and the host's path of that
+    /// name. With any --landlock-* flag everything else is denied, so the program and its
+    /// libraries must be covered; best effort: what the kernel's Landlock supports is
+    /// enforced.
     #[arg(long = "landlock-ro", value_name = "PATH")]
     landlock_ro: Vec<PathBuf>,
-    /// Landlock: allow every file access beneath PATH, a host path (repeatable).
+    /// Landlock: allow every file access beneath PATH, as for --landlock-ro (repeatable).
     #[arg(long = "landlock-rw", value_name = "PATH")]
     landlock_rw: Vec<PathBuf>,
     /// Check whether this host can run the container the other flags describe: print the

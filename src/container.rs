@@ -529,9 +529,13 @@ impl Container {
 
     /// Confines the program's file-system access (and, on kernels with Landlock ABI 4, TCP
     /// binds and connects) with a Landlock ruleset: everything the rules do not allow is
-    /// denied. The ruleset is built in the parent; the child only calls
-    /// `landlock_restrict_self`. Best effort by default (the kernel's ABI decides what is
-    /// enforced); `Landlock::require_abi` fails the spawn on older kernels.
+    /// denied. Rule paths name what the program sees (the container's private `/tmp`, its
+    /// `/dev`, its own tmpfs mounts) as well as the caller's path of the same name (see
+    /// [`Landlock`](crate::Landlock)). The ruleset is built in the parent; the child adds the
+    /// paths as it sees them and calls `landlock_restrict_self`. Best effort by default (the
+    /// kernel's ABI decides what is enforced); `Landlock::require_abi` fails the spawn on
+    /// older kernels. With [`no_new_privs(false)`](Container::no_new_privs) the ruleset is
+    /// enforced while the child still holds `CAP_SYS_ADMIN`, and `no_new_privs` stays off.
     ///
     /// ```no_run
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -631,3 +631,76 @@ fn host_sockets_and_fifos_in_run_are_out_of_reach() {
     assert!(out.contains("fifo=ENXIO"), "{out}");
     assert!(out.contains("run-writable=EROFS"), "{out}");
 }
+
+/// Landlock rule paths name what the program sees: the container's own private `/tmp`, its
+/// `/dev`, a tmpfs of its own (the doc example of `Container::landlock`).
+#[test]
+fn landlock_paths_name_the_containers_own_mounts() {
+    let _g = shared();
+    let mut rules = hutch::Landlock::new();
+    rules
+        .read_only("/usr")
+        .read_only("/lib")
+        .read_only("/lib64")
+        .read_only("/bin")
+        .read_only("/etc")
+        .read_write("/tmp")
+        .read_write("/dev")
+        .read_write("/mnt");
+    let mut c = Container::new();
+    c.tmpfs("/mnt").landlock(rules);
+    let out = c
+        .command("/bin/sh")
+        .args([
+            "-c",
+            "touch /tmp/a /mnt/b && ls /tmp /mnt && echo x > /dev/null && echo wrote; \
+             cat /proc/self/status >/dev/null 2>&1 || echo proc-denied; \
+             grep NoNewPrivs /etc/passwd >/dev/null; ls /var >/dev/null 2>&1 || echo var-denied",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("a\n") && text.contains("b\n"), "{text}{err}");
+    assert!(text.contains("wrote"), "{text}{err}");
+    // What no rule names stays denied: /proc, /var.
+    assert!(text.contains("proc-denied"), "{text}{err}");
+    assert!(text.contains("var-denied"), "{text}{err}");
+}
+
+/// Landlock never turns `no_new_privs` on behind the caller's back: with it off, the ruleset
+/// is enforced while the child still holds CAP_SYS_ADMIN.
+#[test]
+fn landlock_keeps_no_new_privs_off_when_asked() {
+    let _g = shared();
+    let mut rules = hutch::Landlock::new();
+    rules.read_only("/");
+    let mut c = Container::new();
+    c.no_new_privs(false).landlock(rules);
+    let out = c
+        .command("/bin/sh")
+        .args([
+            "-c",
+            "grep NoNewPrivs /proc/self/status; touch /tmp/x 2>&1 || echo denied",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("NoNewPrivs:\t0"), "{text}");
+    assert!(text.contains("denied"), "{text}");
+    // With an init too (the init and the program share the ruleset).
+    c.init(true);
+    let out = c
+        .command("/bin/sh")
+        .args([
+            "-c",
+            "grep NoNewPrivs /proc/self/status; touch /tmp/x 2>&1 || echo denied",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("NoNewPrivs:\t0") && text.contains("denied"),
+        "{text}"
+    );
+}

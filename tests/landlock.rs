@@ -225,7 +225,7 @@ fn file_system_rules_allow_and_deny() {
     );
     let (ro_dir, single_c) = (cstr(&ro), cstr(&single));
     let (got, status) = in_child(|send| {
-        if prepared.apply().is_err() {
+        if prepared.apply(true).is_err() {
             return 2;
         }
         send(try_open(&ro_f, libc::O_RDONLY));
@@ -303,7 +303,7 @@ fn mounts_made_before_apply_are_covered_by_the_rules_above_them() {
                 }
             }
         }
-        if prepared.apply().is_err() {
+        if prepared.apply(true).is_err() {
             return 2;
         }
         send(try_open(&f_rw, libc::O_WRONLY | libc::O_CREAT));
@@ -349,7 +349,7 @@ fn tcp_port_rules_in_a_new_network_namespace() {
         if !loopback_up() {
             return 4;
         }
-        if prepared.apply().is_err() {
+        if prepared.apply(true).is_err() {
             return 2;
         }
         let tcp = |port: u16, connect: bool| -> i64 {
@@ -439,7 +439,7 @@ fn programs_run_only_from_allowed_paths_and_from_a_memfd() {
     let run = |how: i32| {
         let (t, o, bytes, prepared) = (&t, &o, &bytes, &prepared);
         in_child(move |send| {
-            if prepared.apply().is_err() {
+            if prepared.apply(true).is_err() {
                 return 2;
             }
             let argv = [c"true".as_ptr(), std::ptr::null()];
@@ -489,7 +489,7 @@ fn apply_allocates_nothing() {
     require_landlock(&prepared);
     let (got, status) = in_child(|send| {
         let start = ALLOCATIONS.load(Ordering::SeqCst);
-        let r = prepared.apply();
+        let r = prepared.apply(true);
         let end = ALLOCATIONS.load(Ordering::SeqCst);
         send(r.map_or_else(i64::from, |()| 0));
         send((end - start) as i64);
@@ -515,7 +515,7 @@ fn no_new_privs_is_set_only_when_the_kernel_demands_it() {
     };
     // Root with CAP_SYS_ADMIN: Landlock without no_new_privs.
     let (got, _) = in_child(|send| {
-        send(prepared.apply().map_or_else(i64::from, |()| 0));
+        send(prepared.apply(true).map_or_else(i64::from, |()| 0));
         send(nnp());
         0
     });
@@ -527,7 +527,7 @@ fn no_new_privs_is_set_only_when_the_kernel_demands_it() {
     // Without CAP_SYS_ADMIN in the effective set, no_new_privs is needed and set.
     let (got, _) = in_child(|send| {
         send(drop_effective_cap(21 /* CAP_SYS_ADMIN */));
-        send(prepared.apply().map_or_else(i64::from, |()| 0));
+        send(prepared.apply(true).map_or_else(i64::from, |()| 0));
         send(nnp());
         0
     });
@@ -535,6 +535,19 @@ fn no_new_privs_is_set_only_when_the_kernel_demands_it() {
         got,
         [0, 0, 1],
         "without CAP_SYS_ADMIN: applied, no_new_privs set"
+    );
+    // A container that keeps no_new_privs off: the EPERM is the answer, never a silent
+    // no_new_privs.
+    let (got, _) = in_child(|send| {
+        send(drop_effective_cap(21 /* CAP_SYS_ADMIN */));
+        send(prepared.apply(false).map_or_else(i64::from, |()| 0));
+        send(nnp());
+        0
+    });
+    assert_eq!(
+        got,
+        [0, i64::from(libc::EPERM), 0],
+        "no_new_privs not allowed: EPERM, no_new_privs untouched"
     );
 }
 

@@ -1,28 +1,29 @@
 //! Landlock: file-system and TCP-port rules the program cannot lift.
 //!
 //! The ruleset is built in the parent with the `landlock` crate (which allocates) and kept as
-//! a close-on-exec descriptor; the child only calls `landlock_restrict_self(2)` on it (and
-//! `prctl(PR_SET_NO_NEW_PRIVS)` when the kernel demands it), which allocates nothing.
+//! a close-on-exec descriptor; the child adds its rule paths once more as it sees them and
+//! calls `landlock_restrict_self(2)` (and `prctl(PR_SET_NO_NEW_PRIVS)` when the kernel demands
+//! it and the container allows it), with raw system calls that allocate nothing.
 //!
 //! # Paths, mounts and a container's root
 //!
-//! Landlock rules name *inodes*, not path strings: [`prepare`] opens each path with `O_PATH`
-//! in the parent, so a path is the caller's (host) path, resolved before any mount of the
-//! container is made. To decide an access, the kernel walks from the file up to the root of
-//! the mount namespace, crossing mount points, and checks every directory on the way against
-//! the rules. So:
+//! Landlock rules name *inodes*, not path strings. Each rule path is opened twice: in the
+//! parent (the caller's path: a wrong path is an error before anything starts, and a rule on
+//! a rootfs directory's host path covers the container's whole tree) and in the child after
+//! its mounts (the path as the program sees it). So a rule names both what the caller and what
+//! the program call by that name:
 //!
-//! * with the host's tree (read-only or not), `/usr` inside is the same inode as the caller's
-//!   `/usr`, and a rule on `/usr` applies there;
+//! * with the host's tree, `/usr` inside is the same inode as the caller's `/usr`;
+//! * the container's own mounts — its private `/tmp` and `/run`, `/dev`, the fresh `/proc`, a
+//!   [`tmpfs`](crate::Container::tmpfs) — are named by their path inside: `read_write("/tmp")`
+//!   allows the container's `/tmp`;
 //! * a bind mount shows the same inodes at another place: a rule on the host directory
-//!   `/srv/data` applies to it inside the container at, say, `/data`;
-//! * with a rootfs, a rule on the rootfs directory (its host path) covers the container's
-//!   whole tree, mounts made on top of it included;
-//! * a fresh mount made inside the container (a tmpfs, the fresh `/proc`, `/dev`) is covered
-//!   by a rule on a directory above its mount point (tested: a tmpfs inside a `read_write`
-//!   directory is writable), but cannot be named by a rule of its own: opening the host's
-//!   `/proc` names the host's procfs, not the container's. A program that needs `/proc` or
-//!   `/dev` therefore needs a rule on an ancestor (`/` of the host tree, or the rootfs).
+//!   `/srv/data` applies to it inside at, say, `/data`, and so does a rule on `/data`;
+//! * a path that exists only on one side is a rule on that side only.
+//!
+//! To decide an access, the kernel walks from the file up to the root of the mount namespace,
+//! crossing mount points, and checks every directory on the way against the rules; a mount
+//! inside a `read_write` directory is covered by it.
 //!
 //! Landlock forbids mounting once it is in force, so the child applies it after its mounts.
 
@@ -373,6 +374,9 @@ pub(crate) struct PreparedLandlock {
     /// the kernel has no Landlock (best effort).
     fd: Option<OwnedFd>,
     status: LandlockStatus,
+    /// The rule paths again, for the child to add as it sees them after its mounts: `(path,
+    /// rights on a directory, rights on a file)`.
+    inside: Vec<(std::ffi::CString, u64, u64)>,
 }
 
 impl PreparedLandlock {
@@ -390,15 +394,23 @@ impl PreparedLandlock {
     /// Child side: enforces the ruleset on the calling thread (and so on the program it
     /// execs). Makes raw system calls only and does not allocate.
     ///
+    /// Each rule path is first opened again as the child sees it after its mounts, and added
+    /// when it names another inode there (the container's private `/tmp`, its `/dev`, a tmpfs
+    /// of its own); a path missing inside is skipped (its host rule stands).
+    ///
     /// `landlock_restrict_self` needs `no_new_privs` or `CAP_SYS_ADMIN`: when it fails with
-    /// `EPERM` and `no_new_privs` is not set yet, it is set and the call retried. Returns the
-    /// errno of the failing call.
+    /// `EPERM`, `no_new_privs` is set and the call retried only if `may_set_no_new_privs`
+    /// (the container asked for it anyway); otherwise the errno is returned, never a
+    /// `no_new_privs` the caller turned off. Returns the errno of the failing call.
     #[doc(alias = "landlock_restrict_self")]
-    pub(crate) fn apply(&self) -> Result<(), i32> {
+    pub(crate) fn apply(&self, may_set_no_new_privs: bool) -> Result<(), i32> {
         let Some(fd) = &self.fd else {
             return Ok(());
         };
-        sys::restrict_self(fd.as_raw_fd())
+        for (path, dir_rights, file_rights) in &self.inside {
+            sys::add_path_rule_inside(fd.as_raw_fd(), path, *dir_rights, *file_rights)?;
+        }
+        sys::restrict_self(fd.as_raw_fd(), may_set_no_new_privs)
     }
 }
 
@@ -454,7 +466,11 @@ pub(crate) fn prepare(config: &Landlock, floor: RawFd) -> Result<PreparedLandloc
     let abi = kernel.map_or(0, |k| k.min(LANDLOCK_ABI_KNOWN));
     let status = status_for(config, kernel, abi);
     if abi == 0 {
-        return Ok(PreparedLandlock { fd: None, status });
+        return Ok(PreparedLandlock {
+            fd: None,
+            status,
+            inside: Vec::new(),
+        });
     }
 
     let crate_abi = ABI::from(abi as i32);
@@ -486,11 +502,15 @@ pub(crate) fn prepare(config: &Landlock, floor: RawFd) -> Result<PreparedLandloc
         ruleset = ruleset.handle_access(net).map_err(create)?;
     }
     let mut created = ruleset.create().map_err(create)?;
+    let mut inside = Vec::with_capacity(opened.len());
     for (path, fd, is_dir, access) in opened {
         let mut rights = match access {
             PathAccess::ReadOnly => read,
             PathAccess::ReadWrite => all,
         };
+        if let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) {
+            inside.push((c, rights.bits(), (rights & file_rights).bits()));
+        }
         if !is_dir {
             rights &= file_rights;
         }
@@ -524,7 +544,7 @@ pub(crate) fn prepare(config: &Landlock, floor: RawFd) -> Result<PreparedLandloc
         ),
         None => None,
     };
-    Ok(PreparedLandlock { fd, status })
+    Ok(PreparedLandlock { fd, status, inside })
 }
 
 /// The status a ruleset for `abi` (0: none) will have.
@@ -655,13 +675,75 @@ mod sys {
         unsafe { libc::syscall(libc::SYS_landlock_restrict_self, fd, 0u32) }
     }
 
-    /// Child side: enforce the ruleset `fd`; `no_new_privs` only if the kernel demands it.
-    pub(super) fn restrict_self(fd: RawFd) -> Result<(), i32> {
+    /// `struct landlock_path_beneath_attr` (packed).
+    #[repr(C, packed)]
+    struct PathBeneathAttr {
+        allowed_access: u64,
+        parent_fd: i32,
+    }
+
+    /// `LANDLOCK_RULE_PATH_BENEATH`.
+    const RULE_PATH_BENEATH: libc::c_int = 1;
+
+    /// Child side: opens `path` as this process sees it and adds it to ruleset `ruleset` with
+    /// `dir_rights` (a directory) or `file_rights` (anything else). A path that cannot be
+    /// opened is skipped. No allocation.
+    pub(super) fn add_path_rule_inside(
+        ruleset: RawFd,
+        path: &std::ffi::CStr,
+        dir_rights: u64,
+        file_rights: u64,
+    ) -> Result<(), i32> {
+        // SAFETY: open with a NUL-terminated path and flags.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat,
+                libc::AT_FDCWD,
+                path.as_ptr(),
+                libc::O_PATH | libc::O_CLOEXEC,
+            )
+        } as libc::c_int;
+        if fd < 0 {
+            return Ok(());
+        }
+        let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
+        // SAFETY: fstat into a zeroed stat on our stack.
+        let r = unsafe { libc::syscall(libc::SYS_fstat, fd, st.as_mut_ptr()) };
+        let result = if r == -1 {
+            Err(errno())
+        } else {
+            // SAFETY: fstat succeeded and filled the struct.
+            let is_dir = unsafe { st.assume_init() }.st_mode & libc::S_IFMT == libc::S_IFDIR;
+            let attr = PathBeneathAttr {
+                allowed_access: if is_dir { dir_rights } else { file_rights },
+                parent_fd: fd,
+            };
+            // SAFETY: landlock_add_rule with a ruleset descriptor and a pointer to a packed
+            // attribute struct on our stack.
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_landlock_add_rule,
+                    ruleset,
+                    RULE_PATH_BENEATH,
+                    &attr as *const PathBeneathAttr,
+                    0u32,
+                )
+            };
+            if r == -1 { Err(errno()) } else { Ok(()) }
+        };
+        // SAFETY: closing the descriptor opened above.
+        unsafe { libc::syscall(libc::SYS_close, fd) };
+        result
+    }
+
+    /// Child side: enforce the ruleset `fd`; `no_new_privs` only if the kernel demands it and
+    /// the container allows it.
+    pub(super) fn restrict_self(fd: RawFd, may_set_no_new_privs: bool) -> Result<(), i32> {
         if landlock_restrict_self(fd) == 0 {
             return Ok(());
         }
         let e = errno();
-        if e != libc::EPERM || prctl(libc::PR_GET_NO_NEW_PRIVS, 0) != 0 {
+        if e != libc::EPERM || !may_set_no_new_privs || prctl(libc::PR_GET_NO_NEW_PRIVS, 0) != 0 {
             return Err(e);
         }
         if prctl(libc::PR_SET_NO_NEW_PRIVS, 1) == -1 {

@@ -554,6 +554,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         landlock,
         seccomp,
         seccomp_early,
+        landlock_early: !c.confine.no_new_privs,
         seccomp_listener: listener_pair.as_ref().map(|(a, _)| a.as_raw_fd()),
         init,
         exec,

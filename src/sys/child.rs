@@ -198,6 +198,10 @@ pub(crate) struct Prepared {
     pub labels: Vec<crate::confine::lsm::PreparedLabel>,
     /// The Landlock ruleset enforced before exec.
     pub landlock: Option<crate::confine::landlock::PreparedLandlock>,
+    /// The container keeps `no_new_privs` off: Landlock is enforced right after the mounts,
+    /// while the child still holds `CAP_SYS_ADMIN` (the capability layer may drop it), and
+    /// `no_new_privs` is never set for it.
+    pub landlock_early: bool,
     /// The seccomp filter, installed last before exec.
     pub seccomp: Option<std::sync::Arc<hutch_seccomp::Program>>,
     /// Install the filter before the capability layer instead (the container keeps
@@ -466,6 +470,10 @@ pub(crate) unsafe fn child_main(p: &Prepared) -> ! {
             );
             exit(127);
         }
+    }
+    if p.landlock_early {
+        // Before an init forks, like an early filter: the init and the program share it.
+        enforce_landlock(p, slot);
     }
     if p.seccomp_early {
         // Before an init forks: the init and the program share this filter and its listener.
@@ -1015,15 +1023,23 @@ fn confine(p: &Prepared, slot: usize, label: bool) {
             }
         }
     }
-    if let Some(l) = &p.landlock {
-        reach(p, slot, step::LANDLOCK);
-        if let Err(e) = l.apply() {
-            set_errno(e);
-            fail(p, step::LANDLOCK, 0);
-        }
+    if !p.landlock_early {
+        enforce_landlock(p, slot);
     }
     if !p.seccomp_early {
         install_seccomp(p, slot, label);
+    }
+}
+
+/// Enforces the Landlock ruleset, if any (its rule paths added again as this process sees
+/// them, after the mounts).
+fn enforce_landlock(p: &Prepared, slot: usize) {
+    if let Some(l) = &p.landlock {
+        reach(p, slot, step::LANDLOCK);
+        if let Err(e) = l.apply(!p.landlock_early) {
+            set_errno(e);
+            fail(p, step::LANDLOCK, 0);
+        }
     }
 }
 

@@ -177,11 +177,47 @@ fn enable_accounting(parent: &Cgroup) {
 fn unique_name() -> OsString {
     static N: AtomicU64 = AtomicU64::new(0);
     format!(
-        "hutch-{}-{}",
+        "hutch-{}-{}-{}",
         std::process::id(),
+        own_start_time(),
         N.fetch_add(1, Ordering::Relaxed)
     )
     .into()
+}
+
+/// This process's start time (clock ticks after boot, `/proc/self/stat` field 22), read
+/// once: with the pid, it names the process for good, even across pid reuse.
+fn own_start_time() -> u64 {
+    static START: OnceLock<u64> = OnceLock::new();
+    *START.get_or_init(|| start_time_of("self").unwrap_or(0))
+}
+
+/// Field 22 of `/proc/PID/stat` (after the parenthesised command name, which may hold
+/// spaces).
+fn start_time_of(pid: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split(' ').nth(19)?.parse().ok()
+}
+
+/// Whether the spawner that named a cgroup `hutch-PID-START-N` (or `hutch-PID-N`, the older
+/// form) is still running: the pid exists and, where the name has one, started then.
+fn owner_alive(name: &str) -> Option<bool> {
+    let rest = name.strip_prefix("hutch-")?;
+    let parts: Vec<&str> = rest.split('-').collect();
+    let pid: u32 = parts.first()?.parse().ok()?;
+    let start: Option<u64> = match parts.len() {
+        3 => Some(parts[1].parse().ok()?),
+        2 => None,
+        _ => return None,
+    };
+    if pid == std::process::id() {
+        return Some(start.is_none_or(|s| s == own_start_time()));
+    }
+    Some(match start {
+        Some(s) => start_time_of(&pid.to_string()) == Some(s),
+        None => Path::new(&format!("/proc/{pid}")).exists(),
+    })
 }
 
 /// Creates the container's cgroup and applies its limits, before the clone.
@@ -239,14 +275,23 @@ pub(crate) fn prepare(
 }
 
 fn is_enoent(e: &CgroupError) -> bool {
+    errno_of(e) == Some(libc::ENOENT)
+}
+
+fn is_eexist(e: &CgroupError) -> bool {
+    errno_of(e) == Some(libc::EEXIST)
+}
+
+/// The errno of the first I/O error in `e`'s chain.
+fn errno_of(e: &CgroupError) -> Option<i32> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(err) = cur {
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            return io.raw_os_error() == Some(libc::ENOENT);
+            return io.raw_os_error();
         }
         cur = err.source();
     }
-    false
+    None
 }
 
 fn unusable_hierarchy(e: &CgroupError) -> bool {
@@ -312,16 +357,21 @@ fn check_targets(o: &CgroupOptions) -> Result<(), SpawnError> {
 /// `parent` when their process died without dropping its `Child` (`hutch-<pid>-<n>` whose pid
 /// no longer exists). A cgroup that still has processes is never touched (`rmdir` refuses it).
 fn remove_stale(parent: &Cgroup) {
-    use std::collections::HashSet;
+    use std::collections::HashMap;
     use std::sync::Mutex;
-    static DONE: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+    use std::time::{Duration, Instant};
+    /// A long-lived caller sweeps again now and then, for spawners that died since.
+    const AGAIN_AFTER: Duration = Duration::from_secs(30);
+    static DONE: Mutex<Option<HashMap<PathBuf, Instant>>> = Mutex::new(None);
     {
         let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
-        if !done
-            .get_or_insert_with(HashSet::new)
-            .insert(parent.path().to_owned())
-        {
-            return;
+        let done = done.get_or_insert_with(HashMap::new);
+        let now = Instant::now();
+        match done.get(parent.path()) {
+            Some(t) if now.duration_since(*t) < AGAIN_AFTER => return,
+            _ => {
+                done.insert(parent.path().to_owned(), now);
+            }
         }
     }
     let Ok(entries) = std::fs::read_dir(parent.path()) else {
@@ -329,15 +379,7 @@ fn remove_stale(parent: &Cgroup) {
     };
     for e in entries.flatten() {
         let name = e.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix("hutch-"))
-            .and_then(|n| n.split('-').next())
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+        if name.to_str().and_then(owner_alive) != Some(false) {
             continue;
         }
         if let Ok(cg) = Cgroup::open(e.path()) {
@@ -377,6 +419,9 @@ fn make(
             Ok(pc) => pc,
             // Another thread removed the (empty) default parent meanwhile: make it again.
             Err(e) if is_default && attempts < 5 && is_enoent(&e) => continue,
+            // The name is taken (a cgroup left by a process that had our pid and start
+            // time cannot exist, but a caller-chosen parent may hold anything): next number.
+            Err(e) if o.name.is_none() && attempts < 5 && is_eexist(&e) => continue,
             Err(e) => return Err(SpawnError::Cgroup(e)),
         };
         let mut made = ContainerCgroup {
@@ -433,4 +478,40 @@ fn parent_of(h: &Hierarchy, o: &CgroupOptions) -> Result<Cgroup, CgroupError> {
             base.open_or_create_child("hutch")?
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owners_are_named_by_pid_and_start_time() {
+        let me = std::process::id();
+        let start = own_start_time();
+        assert!(start > 0);
+        assert_eq!(owner_alive(&format!("hutch-{me}-{start}-3")), Some(true));
+        // Our pid, another start time: a process before us that had our pid.
+        assert_eq!(
+            owner_alive(&format!("hutch-{me}-{}-0", start + 1)),
+            Some(false)
+        );
+        // pid 1 lives, but did not start at tick 1 (it did at its own time).
+        let init = start_time_of("1").unwrap();
+        assert_eq!(owner_alive(&format!("hutch-1-{init}-0")), Some(true));
+        assert_eq!(owner_alive(&format!("hutch-1-{}-0", init + 7)), Some(false));
+        // The older form: the pid alone.
+        assert_eq!(owner_alive("hutch-1-0"), Some(true));
+        assert_eq!(owner_alive(&format!("hutch-{}-0", u32::MAX)), Some(false));
+        // Not ours to judge.
+        assert_eq!(owner_alive("user.slice"), None);
+        assert_eq!(owner_alive("hutch-x-1"), None);
+        assert_eq!(owner_alive("hutch-1-2-3-4"), None);
+    }
+
+    #[test]
+    fn the_start_time_survives_spaces_and_parentheses_in_the_name() {
+        // Our own stat, whatever the test binary is called.
+        assert_eq!(start_time_of("self"), Some(own_start_time()));
+        assert_eq!(start_time_of("no-such-pid"), None);
+    }
 }

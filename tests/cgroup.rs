@@ -483,3 +483,28 @@ fn a_spawner_killed_with_sigkill_leaves_no_cgroup_for_good() {
         "the dead spawner's cgroup {path:?} is still there"
     );
 }
+
+/// A cgroup left by a spawner that died — even one that had this process's pid (pid reuse,
+/// a CI job in a pid namespace of its own) — is removed by the next spawn, which never
+/// fails on it.
+#[test]
+fn cgroups_of_dead_spawners_are_removed_even_with_our_pid() {
+    let _g = shared();
+    let parent = Parent::new();
+    let me = std::process::id();
+    // Our pid with another start time (tick 1: nobody but init starts that early), and a
+    // pid that cannot exist.
+    let stale = [
+        parent.0.join(format!("hutch-{me}-1-0")),
+        parent.0.join(format!("hutch-{}-7-0", u32::MAX)),
+    ];
+    for d in &stale {
+        fs::create_dir(d).unwrap();
+    }
+    let mut c = Container::new();
+    c.cgroup_parent(&parent.0);
+    assert!(c.command("true").status().unwrap().success());
+    for d in &stale {
+        assert!(!d.exists(), "{}", d.display());
+    }
+}

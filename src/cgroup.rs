@@ -174,7 +174,9 @@ fn enable_accounting(parent: &Cgroup) {
     }
 }
 
-fn unique_name() -> OsString {
+/// A name no other spawn uses, now or in the future: `hutch-PID-START-N` (also used for the
+/// containers' network file directories).
+pub(crate) fn unique_name() -> OsString {
     static N: AtomicU64 = AtomicU64::new(0);
     format!(
         "hutch-{}-{}-{}",
@@ -202,7 +204,7 @@ fn start_time_of(pid: &str) -> Option<u64> {
 
 /// Whether the spawner that named a cgroup `hutch-PID-START-N` (or `hutch-PID-N`, the older
 /// form) is still running: the pid exists and, where the name has one, started then.
-fn owner_alive(name: &str) -> Option<bool> {
+pub(crate) fn owner_alive(name: &str) -> Option<bool> {
     let rest = name.strip_prefix("hutch-")?;
     let parts: Vec<&str> = rest.split('-').collect();
     let pid: u32 = parts.first()?.parse().ok()?;

@@ -12,7 +12,6 @@ use std::net::IpAddr;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use hutch_netns::{AttachOptions, Attachment, Cidr, Network, NetworkConfig, Pasta, PortMapping};
 use hutch_ns::{Namespace, Namespaces, NsHandle, NsId};
@@ -208,7 +207,7 @@ fn files_error(path: &Path) -> impl FnOnce(std::io::Error) -> SpawnError + '_ {
 }
 
 /// Removes, once per process, the file directories of containers whose spawning process is
-/// gone (`hutch-<pid>-<n>`).
+/// gone (named as cgroups are, `hutch-PID-START-N`).
 fn remove_stale_files() {
     static DONE: std::sync::Once = std::sync::Once::new();
     DONE.call_once(|| {
@@ -216,16 +215,7 @@ fn remove_stale_files() {
             return;
         };
         for e in entries.flatten() {
-            let name = e.file_name();
-            let pid = name
-                .to_str()
-                .and_then(|n| n.strip_prefix("hutch-"))
-                .and_then(|n| n.split('-').next())
-                .and_then(|p| p.parse::<u32>().ok());
-            if let Some(pid) = pid
-                && pid != std::process::id()
-                && !Path::new(&format!("/proc/{pid}")).exists()
-            {
+            if e.file_name().to_str().and_then(crate::cgroup::owner_alive) == Some(false) {
                 let _ = std::fs::remove_dir_all(e.path());
             }
         }
@@ -347,12 +337,7 @@ pub(crate) fn prepare(cmd: &Command, ns: Namespaces) -> Result<Option<NetSetup>,
     // Files of the container's own, when it has a mount namespace to show them in.
     let files = if ns.contains(Namespaces::MOUNT) {
         remove_stale_files();
-        static N: AtomicU64 = AtomicU64::new(0);
-        let dir = files_root().join(format!(
-            "hutch-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
+        let dir = files_root().join(crate::cgroup::unique_name());
         create_private_dir(&dir).map_err(files_error(&dir))?;
         let files = Files { dir };
         for name in ["hosts", "resolv.conf"] {

@@ -489,6 +489,24 @@ pub enum SpawnError {
          privileged or host); set a filter or profile with user-notification rules"
     )]
     SeccompListenerWithoutFilter,
+    /// The seccomp filter sends some calls to a listener (user notification), but none was
+    /// asked for (`Container::seccomp_listener`): those calls would fail with `ENOSYS`.
+    #[error(
+        "the seccomp filter notifies a listener (SCMP_ACT_NOTIFY / Action::UserNotif), but the \
+         container has none: ask for one with Container::seccomp_listener(true)"
+    )]
+    SeccompNotifyWithoutListener,
+    /// The seccomp profile names an OCI `listenerPath` (a socket to hand the listener to), which
+    /// hutch does not do: take the listener with `Container::seccomp_listener` and
+    /// `Child::take_seccomp_listener` instead.
+    #[error(
+        "the seccomp profile's listenerPath {path:?} is not supported: take the listener with \
+         Container::seccomp_listener(true) and Child::take_seccomp_listener"
+    )]
+    SeccompListenerPath {
+        /// The profile's `listenerPath`.
+        path: PathBuf,
+    },
     /// The device access policy could not be loaded or attached to the container's cgroup.
     #[error("device access policy")]
     Devices(#[source] hutch_cgroup::device::DeviceError),

@@ -437,6 +437,14 @@ fn a_listener_on_execve_does_not_hang_the_spawn() {
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("ran-true"), "init {init}, nnp {nnp}: {text}");
     }
+    // A filter that notifies, without a listener, is an error (not ENOSYS at run time).
+    let mut c = Container::new();
+    c.seccomp_filter(f.clone());
+    let err = c.command("true").spawn().unwrap_err();
+    assert!(
+        matches!(err, SpawnError::SeccompNotifyWithoutListener),
+        "{err:?}"
+    );
     // A listener without a filter is an error, not silently nothing.
     let mut c = Container::new();
     c.seccomp_unconfined().seccomp_listener(true);
@@ -702,5 +710,36 @@ fn landlock_keeps_no_new_privs_off_when_asked() {
     assert!(
         text.contains("NoNewPrivs:\t0") && text.contains("denied"),
         "{text}"
+    );
+}
+
+/// A profile's install flags reach `seccomp(2)`: `WAIT_KILLABLE_RECV` needs a listener, so
+/// without one the kernel refuses the filter (EINVAL), and with one it is accepted.
+#[test]
+fn profile_install_flags_are_passed_to_the_kernel() {
+    let _g = shared();
+    let json = r#"{
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "flags": ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]
+    }"#;
+    let profile = hutch::seccomp::profile::Profile::from_docker_json(json).unwrap();
+    let mut c = Container::new();
+    c.seccomp_profile(profile);
+    let err = c.command("true").spawn().unwrap_err();
+    assert_eq!(err.step(), Some(hutch::Step::Seccomp), "{err:?}");
+    assert_eq!(err.raw_os_error(), Some(libc::EINVAL), "{err:?}");
+    c.seccomp_listener(true);
+    let mut child = c.command("true").spawn().unwrap();
+    assert!(child.wait().unwrap().success());
+    // An OCI listenerPath is refused, not ignored.
+    let json = r#"{"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/seccomp-agent.sock",
+        "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}"#;
+    let mut c = Container::new();
+    c.seccomp_profile(hutch::seccomp::profile::Profile::from_oci_json(json).unwrap());
+    let err = c.command("true").spawn().unwrap_err();
+    assert!(
+        matches!(err, SpawnError::SeccompListenerPath { .. }),
+        "{err:?}"
     );
 }

@@ -76,6 +76,17 @@ impl Program {
         bpf::run(&self.insns, data)
     }
 
+    /// Whether some path of the program returns
+    /// [`Action::UserNotif`](crate::Action::UserNotif): such a program needs a listener
+    /// (`InstallFlags::NEW_LISTENER`), without which the notified calls fail with `ENOSYS`.
+    pub fn uses_user_notif(&self) -> bool {
+        const BPF_RET_K: u16 = 0x06;
+        self.insns.iter().any(|i| {
+            i.code == BPF_RET_K
+                && i.k & libc::SECCOMP_RET_ACTION_FULL == libc::SECCOMP_RET_USER_NOTIF
+        })
+    }
+
     /// The program as readable assembly.
     pub fn disassemble(&self) -> String {
         bpf::disassemble(&self.insns)
@@ -625,6 +636,21 @@ mod tests {
         assert_eq!(
             p.run(&SeccompData::new(Arch::X86, 83, [0; 6])),
             Ok(Action::KillProcess.to_raw())
+        );
+    }
+
+    #[test]
+    fn user_notification_is_seen_in_the_program() {
+        let mut f = Filter::new(Action::Allow);
+        f.rule(sys("mkdir"), Action::Errno(1), &[]);
+        assert!(!f.compile(&[Arch::X86_64]).unwrap().uses_user_notif());
+        f.rule(sys("execve"), Action::UserNotif, &[]);
+        assert!(f.compile(&[Arch::X86_64]).unwrap().uses_user_notif());
+        assert!(
+            Filter::new(Action::UserNotif)
+                .compile(&[Arch::X86_64])
+                .unwrap()
+                .uses_user_notif()
         );
     }
 

@@ -397,7 +397,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     let fds = fds::prepare(cmd, defaults)?;
     let floor = fds.floor;
     let (labels, landlock) = confine(cmd, floor)?;
-    let seccomp = seccomp::prepare(cmd)?;
+    let (seccomp, seccomp_flags) = seccomp::prepare(cmd)?;
     // Early (before the capability layer and the init's fork) when no_new_privs is off, as the
     // kernel then needs CAP_SYS_ADMIN to install it; and with an init and a listener, so that
     // the init and the program share one filter and its listener (a filter the init installed
@@ -553,6 +553,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         labels,
         landlock,
         seccomp,
+        seccomp_flags,
         seccomp_early,
         landlock_early: !c.confine.no_new_privs,
         seccomp_listener: listener_pair.as_ref().map(|(a, _)| a.as_raw_fd()),

@@ -12,15 +12,18 @@ use hutch_seccomp::profile::{ProfileContext, docker_default_program};
 use crate::container::SeccompSetting;
 use crate::{Command, SpawnError};
 
-/// The program to install, or `None` (unconfined, privileged, or `Container::host()`).
-pub(crate) fn prepare(cmd: &Command) -> Result<Option<Arc<Program>>, SpawnError> {
+/// The program to install, or `None` (unconfined, privileged, or `Container::host()`), and
+/// the install flags a profile asks for (`SECCOMP_FILTER_FLAG_LOG`, ...).
+pub(crate) fn prepare(
+    cmd: &Command,
+) -> Result<(Option<Arc<Program>>, hutch_seccomp::InstallFlags), SpawnError> {
     let c = &cmd.container.confine;
     // `privileged()` sets the filter to unconfined; a filter set after it applies.
     if c.seccomp == SeccompSetting::Unconfined {
         if c.seccomp_listener {
             return Err(SpawnError::SeccompListenerWithoutFilter);
         }
-        return Ok(None);
+        return Ok((None, hutch_seccomp::InstallFlags::EMPTY));
     }
     // The capabilities the profile's capability-conditional rules follow: the container's
     // own set (Docker's list), or the caller's when the container keeps them.
@@ -30,8 +33,15 @@ pub(crate) fn prepare(cmd: &Command) -> Result<Option<Arc<Program>>, SpawnError>
             .map_err(SpawnError::CapabilityState)?
             .bits(),
     };
+    if let SeccompSetting::Profile(p) = &c.seccomp
+        && let Some(path) = p.listener_path()
+    {
+        return Err(SpawnError::SeccompListenerPath {
+            path: path.to_owned(),
+        });
+    }
     let err = |e| SpawnError::Seccomp(Box::new(e));
-    Ok(match &c.seccomp {
+    let program = match &c.seccomp {
         SeccompSetting::Unconfined => None,
         SeccompSetting::DockerDefault => Some(docker_default_program(caps).map_err(err)?),
         SeccompSetting::Profile(profile) => {
@@ -43,7 +53,15 @@ pub(crate) fn prepare(cmd: &Command) -> Result<Option<Arc<Program>>, SpawnError>
                 .compile(hutch_seccomp::Arch::native_family())
                 .map_err(|e| SpawnError::SeccompFilter(Box::new(e)))?,
         )),
-    })
+    };
+    if !c.seccomp_listener && program.as_ref().is_some_and(|p| p.uses_user_notif()) {
+        return Err(SpawnError::SeccompNotifyWithoutListener);
+    }
+    let flags = match &c.seccomp {
+        SeccompSetting::Profile(profile) => profile.flags(),
+        _ => hutch_seccomp::InstallFlags::EMPTY,
+    };
+    Ok((program, flags))
 }
 
 /// The parent's end of the listener's way back while the container is set up: the socket the

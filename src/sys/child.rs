@@ -204,6 +204,8 @@ pub(crate) struct Prepared {
     pub landlock_early: bool,
     /// The seccomp filter, installed last before exec.
     pub seccomp: Option<std::sync::Arc<hutch_seccomp::Program>>,
+    /// Install flags the profile asked for (`SECCOMP_FILTER_FLAG_LOG`, ...).
+    pub seccomp_flags: hutch_seccomp::InstallFlags,
     /// Install the filter before the capability layer instead (the container keeps
     /// `no_new_privs` off, so installing needs `CAP_SYS_ADMIN`, which the capability layer
     /// may drop; as runc does).
@@ -1051,8 +1053,8 @@ fn install_seccomp(p: &Prepared, slot: usize, program: bool) {
     reach(p, slot, step::SECCOMP);
     let sock = p.seccomp_listener.filter(|_| program);
     let flags = match sock {
-        Some(_) => hutch_seccomp::InstallFlags::NEW_LISTENER,
-        None => hutch_seccomp::InstallFlags::EMPTY,
+        Some(_) => p.seccomp_flags | hutch_seccomp::InstallFlags::NEW_LISTENER,
+        None => p.seccomp_flags,
     };
     // SAFETY: a single-threaded child between clone and exec, `install`'s contract.
     match unsafe { prog.install(flags) } {

@@ -432,9 +432,11 @@ struct Args {
     /// private writable /tmp; this makes a --rootfs read-only too).
     #[arg(long)]
     read_only: bool,
-    /// Mount a tmpfs at PATH (repeatable).
-    #[arg(long, value_name = "PATH")]
-    tmpfs: Vec<PathBuf>,
+    /// Mount a tmpfs at PATH (repeatable), with Docker's options after a colon:
+    /// `size=64m`, `mode=1777`, `exec`/`noexec`, `suid`/`nosuid`, `dev`/`nodev`, comma-separated
+    /// (e.g. `/run:size=64m,mode=755`). Default: no size limit, mode 1777, `nosuid,nodev`.
+    #[arg(long, value_name = "PATH[:OPTIONS]", value_parser = parse_tmpfs)]
+    tmpfs: Vec<TmpfsArg>,
     /// Bind mount SRC (on the host) at DST (in the container), read-write or with `:ro`
     /// read-only; `:rw` says read-write explicitly (repeatable).
     #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:ro|:rw]", value_parser = parse_volume)]
@@ -451,9 +453,14 @@ struct Args {
     /// Run a tiny init as PID 1 that reaps orphans and forwards signals to the program.
     #[arg(long)]
     init: bool,
-    /// Run in a user namespace that maps the caller to root inside.
-    #[arg(long)]
-    userns: bool,
+    /// Run in a user namespace. `remap` (the default when run as root): root inside is an
+    /// unprivileged host range (root's /etc/subuid ranges, else 2000000000+65536).
+    /// `keep-id`: the caller is root inside (for root: host root, confined only by its
+    /// capabilities). An unprivileged caller always gets a user namespace mapping it to root.
+    #[arg(long, value_name = "MODE", num_args = 0..=1, require_equals = true,
+          default_missing_value = "remap",
+          value_parser = ["remap", "keep-id"])]
+    userns: Option<String>,
     /// Hide the paths Docker hides (/proc/kcore, ...) and make /proc/sys etc. read-only
     /// (the default now; kept for old command lines).
     #[arg(long)]
@@ -504,6 +511,53 @@ enum EnvVar {
     Set(OsString, OsString),
     /// `K`: copy from the caller's environment, if it has it.
     Copy(OsString),
+}
+
+/// A `--tmpfs` argument.
+#[derive(Debug, Clone, PartialEq)]
+struct TmpfsArg {
+    path: PathBuf,
+    options: hutch::TmpfsOptions,
+}
+
+/// Parses `PATH[:OPTIONS]` with Docker's tmpfs options.
+fn parse_tmpfs(s: &str) -> Result<TmpfsArg, String> {
+    let (path, opts) = match s.split_once(':') {
+        Some((p, o)) => (p, Some(o)),
+        None => (s, None),
+    };
+    if path.is_empty() {
+        return Err(format!("{s:?}: the path is empty (PATH[:OPTIONS])"));
+    }
+    let mut options = hutch::TmpfsOptions::scratch(None, None);
+    for opt in opts.into_iter().flat_map(|o| o.split(',')) {
+        match opt.split_once('=') {
+            Some(("size", v)) => options.size = Some(parse_size(v)?),
+            Some(("mode", v)) => {
+                options.mode = Some(u32::from_str_radix(v, 8).map_err(|_| {
+                    format!("tmpfs option mode={v:?}: expected an octal mode such as 1777")
+                })?)
+            }
+            None if opt == "exec" => options.noexec = false,
+            None if opt == "noexec" => options.noexec = true,
+            None if opt == "suid" => options.nosuid = false,
+            None if opt == "nosuid" => options.nosuid = true,
+            None if opt == "dev" => options.nodev = false,
+            None if opt == "nodev" => options.nodev = true,
+            // The mount's own flags Docker accepts and that change nothing here.
+            None if opt == "rw" || opt.is_empty() => {}
+            _ => {
+                return Err(format!(
+                    "unknown tmpfs option {opt:?} (known: size=, mode=, exec, noexec, suid, \
+                     nosuid, dev, nodev, rw)"
+                ));
+            }
+        }
+    }
+    Ok(TmpfsArg {
+        path: PathBuf::from(path),
+        options,
+    })
 }
 
 /// Parses a size as Docker does: a number, with an optional fraction, then optionally a space
@@ -1042,7 +1096,7 @@ fn host_view(args: &Args, path: &Path) -> Option<PathBuf> {
     let tmpfs = args
         .tmpfs
         .iter()
-        .map(PathBuf::as_path)
+        .map(|t| t.path.as_path())
         .chain(fresh)
         .filter(|t| path.starts_with(t))
         .map(|t| t.components().count())
@@ -1296,7 +1350,7 @@ fn build(args: &Args) -> Result<(Container, Option<Account>), String> {
         c.read_only(true);
     }
     for t in &args.tmpfs {
-        c.tmpfs(t);
+        c.tmpfs_with(&t.path, t.options);
     }
     for v in &args.volume {
         if v.read_only {
@@ -1305,8 +1359,14 @@ fn build(args: &Args) -> Result<(Container, Option<Account>), String> {
             c.bind(&v.src, &v.dst);
         }
     }
-    if args.userns {
-        c.user_namespace(true);
+    match args.userns.as_deref() {
+        Some("keep-id") => {
+            c.user_namespace_mode(hutch::UserNamespace::MapCaller);
+        }
+        Some(_) => {
+            c.user_namespace_mode(hutch::UserNamespace::Remap);
+        }
+        None => {}
     }
     if args.docker_masks {
         c.docker_masks();
@@ -1382,6 +1442,9 @@ fn confine(args: &Args, c: &mut Container) -> Result<(), String> {
             SecurityOpt::NoNewPrivileges(on) => {
                 c.no_new_privs(*on);
             }
+            // No profile is hutch's default: `unconfined` asks for nothing (and works where
+            // AppArmor is off, as with Docker).
+            SecurityOpt::AppArmor(profile) if profile == "unconfined" => {}
             SecurityOpt::AppArmor(profile) => {
                 c.apparmor_profile(profile);
             }
@@ -2094,6 +2157,23 @@ mod tests {
         assert!(parse_cpus_with("x", 2).unwrap_err().contains("at most 2"));
         assert!(parse_cpus_with("0.001", 2).unwrap_err().contains("0.01"));
         assert!(online_cpus() >= 1);
+    }
+
+    #[test]
+    fn tmpfs_options_like_docker() {
+        let t = parse_tmpfs("/run").unwrap();
+        assert_eq!(t.path, PathBuf::from("/run"));
+        assert_eq!(t.options, hutch::TmpfsOptions::scratch(None, None));
+        let t = parse_tmpfs("/var/tmp:size=64m,mode=700,noexec,dev").unwrap();
+        assert_eq!(t.options.size, Some(64 << 20));
+        assert_eq!(t.options.mode, Some(0o700));
+        assert!(t.options.noexec && t.options.nosuid && !t.options.nodev);
+        assert!(parse_tmpfs("/x:exec,suid").is_ok_and(|t| !t.options.noexec && !t.options.nosuid));
+        for bad in ["", ":size=1m", "/x:size=lots", "/x:mode=999", "/x:bogus"] {
+            let e = parse_tmpfs(bad).unwrap_err();
+            assert!(!e.is_empty(), "{bad}");
+        }
+        assert!(parse_tmpfs("/x:bogus").unwrap_err().contains("\"bogus\""));
     }
 
     #[test]

@@ -789,6 +789,33 @@ fn block_device() -> Option<String> {
 #[test]
 fn values_users_write() {
     let _g = common::shared();
+    // Docker's tmpfs options.
+    let o = output(&[
+        "--tmpfs",
+        "/var/tmp:size=64m,mode=700",
+        "--",
+        "sh",
+        "-c",
+        "stat -c %a /var/tmp; grep ' /var/tmp ' /proc/self/mountinfo",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("700\n"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("size=65536k"), "{}", stdout(&o));
+    let o = output(&["--tmpfs", "/var/tmp:bogus", "--", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(
+        stderr(&o).contains("unknown tmpfs option"),
+        "{}",
+        stderr(&o)
+    );
+    // A file bound onto a directory says what is wrong.
+    let o = output(&["-v", "/etc/hostname:/mnt", "--", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(
+        stderr(&o).contains("is a directory, but a file is mounted there"),
+        "{}",
+        stderr(&o)
+    );
     // Docker's "unlimited" sets no limit, so it needs no controller.
     let o = output(&["--memory", "-1", "--pids-limit", "-1", "--", "true"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -1147,20 +1174,41 @@ fn lsm_active(name: &str) -> bool {
 }
 
 #[test]
+fn userns_modes_remap_or_keep_the_caller() {
+    let _g = common::shared();
+    let map = |args: &[&str]| {
+        let o = output(&[args, &["--", "cat", "/proc/self/uid_map"][..]].concat());
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        stdout(&o).split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    let remap = map(&["--userns"]);
+    assert!(
+        remap.starts_with("0 ") && remap.ends_with(" 65536"),
+        "{remap}"
+    );
+    assert_ne!(remap, "0 0 1");
+    assert_eq!(map(&["--userns=remap"]), remap);
+    assert_eq!(map(&["--userns=keep-id"]), "0 0 1");
+    let o = output(&["--userns=bogus", "--", "true"]);
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+}
+
+#[test]
 fn lsm_options_apply_or_say_what_is_missing() {
     let _g = common::shared();
+    // `unconfined` asks for no profile, which is the default: it runs everywhere, as with
+    // Docker.
+    let o = output(&["--security-opt", "apparmor=unconfined", "--", "true"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // A profile by name needs AppArmor.
     let o = output(&[
         "--security-opt",
-        "apparmor=unconfined",
+        "apparmor=hutch-no-such-profile",
         "--",
-        "cat",
-        "/proc/self/attr/current",
+        "true",
     ]);
-    if lsm_active("apparmor") {
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-        assert!(stdout(&o).contains("unconfined"), "{}", stdout(&o));
-    } else {
-        assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
+    if !lsm_active("apparmor") {
         assert!(
             stderr(&o).contains("AppArmor is not enabled"),
             "{}",

@@ -1805,7 +1805,15 @@ pub enum MountPlanError {
         source: io::Error,
     },
     /// A destination exists but is a file where a directory is needed, or the reverse.
-    #[error("destination {} ({}) is not a {}", path.display(), checked.display(), if *directory { "directory" } else { "file" })]
+    #[error(
+        "destination {} ({}) is a {}, but a {} is mounted there: a directory mounts onto a \
+         directory and a file onto a file{}",
+        path.display(),
+        checked.display(),
+        if *directory { "file" } else { "directory" },
+        if *directory { "directory" } else { "file" },
+        if *directory { "" } else { " (name a file inside the directory, e.g. DIR/NAME)" }
+    )]
     DestinationKind {
         /// The destination as given.
         path: PathBuf,

@@ -75,3 +75,50 @@ fn a_spawn_reports_its_steps() {
         );
     }
 }
+
+/// With a bridge network, wiring it is a step of its own (in a network namespace this test
+/// makes, standing in for the host).
+#[test]
+fn a_bridge_network_is_a_step_of_its_own() {
+    let name = format!("hutch-tr-{}", std::process::id());
+    let ip = |args: &[&str]| {
+        assert!(
+            std::process::Command::new("ip")
+                .args(args)
+                .status()
+                .unwrap()
+                .success()
+        )
+    };
+    ip(&["netns", "add", &name]);
+    struct Gone(String, std::path::PathBuf);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "del", &self.0])
+                .status();
+            let _ = std::fs::remove_dir_all(&self.1);
+        }
+    }
+    let state = std::path::PathBuf::from(format!("/var/tmp/{name}-state"));
+    let _gone = Gone(name.clone(), state.clone());
+    let host = hutch::ns::NsHandle::open_path(format!("/run/netns/{name}")).unwrap();
+    let mut cfg = hutch::netns::NetworkConfig::new(format!("tr{}", std::process::id() % 100_000));
+    cfg.state_root(&state)
+        .subnet("10.123.0.0/24".parse().unwrap())
+        .host_netns(std::sync::Arc::new(host));
+    let c = Collect::default();
+    tracing::subscriber::with_default(c.clone(), || {
+        let mut container = hutch::Container::new();
+        container.network(hutch::NetworkMode::Bridge(cfg));
+        let st = container.command("true").status().unwrap();
+        assert!(st.success());
+    });
+    let seen = c.0.lock().unwrap().clone();
+    for step in ["id maps and time offsets", "network", "wait for exec"] {
+        assert!(
+            seen.iter().any(|s| s == step),
+            "no step {step:?} in {seen:?}"
+        );
+    }
+}

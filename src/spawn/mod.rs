@@ -641,20 +641,24 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         Err(e) => Err(e),
     };
     let mut network = None;
-    let connect = || -> Result<(), SpawnError> {
+    let connect = |trace: &mut crate::trace::SpawnTrace| -> Result<(), SpawnError> {
         if let Some(setup) = net_setup {
+            trace.step("id maps and time offsets");
             network = Some(crate::net::connect(
                 setup,
                 cloned.pidfd.as_fd(),
                 ns.contains(Namespaces::USER),
             )?);
+            trace.step("network");
         }
         Ok(())
     };
-    if let Err(e) = userns::parent_step(&mut user, pid, ready, connect) {
+    if let Err(e) = userns::parent_step(&mut user, pid, ready, || connect(&mut trace)) {
         return Err(fail(e, cloned.pidfd.as_fd()));
     }
-    trace.step("id maps and time offsets");
+    if network.is_none() {
+        trace.step("id maps and time offsets");
+    }
 
     // --- Wait for exec (end of file) or a failure report. -------------------------------
     let (pid, pidfd) = if joining || plan.pid_join.is_some() {

@@ -40,11 +40,28 @@
 //!
 //! # Defaults
 //!
-//! [`Container::new()`] is at least as strict as `docker run`'s defaults (capabilities,
-//! `no_new_privs`, masked paths, read-only `/sys`, the container's own cgroup2, a minimal
-//! `/dev`, the device allow-list) and makes the host's tree read-only with a private `/tmp`;
-//! see [`Container`] for the list and what it does not isolate, and the README for a table
-//! next to Docker's. [`Container::privileged`] turns the confinement off.
+//! [`Container::new()`] is at least as strict as `docker run`'s defaults. Every default is a
+//! setter away from being changed, and [`Container::privileged`] turns the confinement off
+//! as `docker run --privileged` does; the README lists what a default container does *not*
+//! isolate.
+//!
+//! | | `Container::new()` | `docker run` | change with |
+//! |---|---|---|---|
+//! | namespaces | pid, mount, uts, ipc, net (only `lo`, up), cgroup; user when the caller is not root | same, no user namespace | `unshare`, `share`, `namespaces`, `user_namespace` |
+//! | user namespace as root | on request; root inside is an unprivileged host range (`/etc/subuid` of root, else 2000000000+65536) | `--userns-remap` | `user_namespace(true)`, `user_namespace_mode(UserNamespace::MapCaller)` |
+//! | capabilities | Docker's 14 (`CHOWN DAC_OVERRIDE FSETID FOWNER MKNOD NET_RAW SETGID SETUID SETFCAP SETPCAP NET_BIND_SERVICE SYS_CHROOT KILL AUDIT_WRITE`) in bounding, permitted, effective; none inheritable or ambient. `MKNOD` only where a device allow-list guards it (root without a cgroup loses it unless `cap_add`ed) | the same 14 | `cap_add`, `cap_drop`, `cap_drop_all`, `capabilities` |
+//! | `no_new_privs` | on | off | `no_new_privs(false)` |
+//! | file tree | the host's, read-only recursively, with a private `/tmp` and a private `/run` (no host sockets or FIFOs there: a read-only mount does not stop `connect` or a FIFO write) | the image, writable | `read_only`, `private_tmp`, `private_run`, `rootfs`, `minimal_tree`, `bind`, `tmpfs` |
+//! | `/proc` | fresh, Docker's masked paths (`/proc/kcore`, `/proc/keys`, `/proc/timer_list`, ...) hidden, `/proc/sys`, `/proc/sysrq-trigger`, `/proc/irq`, `/proc/bus`, `/proc/fs` read-only | same | `proc`, `masked_paths` |
+//! | `/sys` | fresh sysfs, read-only (a read-only bind of the host's where the kernel refuses a fresh one) | same | `sysfs` |
+//! | `/sys/fs/cgroup` | a read-only cgroup2 mount of the container's own cgroup namespace | same | `sysfs(true, true)` makes it writable |
+//! | `/dev` | minimal: `null zero full random urandom tty`, private `pts`, `shm`, `mqueue`; `nodev` (a node made there does not open) | same | `dev(false)` |
+//! | devices | Docker's allow-list (eBPF device program) whenever the container has a cgroup and the caller is root | same | `devices(policy)` |
+//! | seccomp | Docker's default profile, compiled for the container's capabilities | same | `seccomp_profile`, `seccomp_filter`, `seccomp_unconfined` |
+//! | LSM, Landlock | none unless asked (a missing LSM is an error, never ignored) | AppArmor `docker-default` where available | `apparmor_profile`, `selinux_label`, `landlock` |
+//! | network | a namespace of its own with only `lo` | a bridge | `network(NetworkMode::Bridge(..))`, `publish` |
+//! | descriptors | none but 0, 1, 2 and those passed with `Command::pass_fd` | same | `pass_fd` |
+//! | environment | the caller's, like `std::process::Command` (the `run` example gives Docker's small clean one) | a clean one | `Container::env_clear`, `env` |
 //!
 //! # Cgroups
 //!

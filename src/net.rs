@@ -344,6 +344,8 @@ pub(crate) fn prepare(cmd: &Command, ns: Namespaces) -> Result<Option<NetSetup>,
             let p = files.dir.join(name);
             std::fs::write(&p, "").map_err(files_error(&p))?;
         }
+        // Kept current by the network as named containers come and go.
+        options.hosts_file(files.dir.join("hosts"));
         Some(files)
     } else {
         None
@@ -393,23 +395,32 @@ pub(crate) fn connect(
         }
     };
     if let Some(files) = &setup.files {
-        let (addrs, gateway, peers): (Vec<IpAddr>, Option<IpAddr>, Vec<(String, IpAddr)>) =
-            match (&kind, &setup.network) {
-                (Connected::Bridge(a), Some(net)) => {
-                    let mut addrs = vec![a.address().addr()];
-                    addrs.extend(a.address6().map(|c| c.addr()));
-                    let peers = net.peers().unwrap_or_default();
-                    (addrs, Some(a.gateway()), peers)
-                }
-                _ => (Vec::new(), None, Vec::new()),
-            };
-        let mut extra = setup.extra_hosts.clone();
-        for (name, addr) in peers {
-            if name != setup.own_name && !addrs.contains(&addr) {
-                extra.push((name, addr));
+        let (addrs, gateway): (Vec<IpAddr>, Option<IpAddr>) = match &kind {
+            Connected::Bridge(a) => {
+                let mut addrs = vec![a.address().addr()];
+                addrs.extend(a.address6().map(|c| c.addr()));
+                (addrs, Some(a.gateway()))
             }
-        }
-        let hosts = hutch_netns::hosts_file(&setup.own_name, &addrs, &extra);
+            Connected::Pasta(_) => (Vec::new(), None),
+        };
+        // The named containers already there, listed under the file's lock: one attaching
+        // meanwhile is either listed here or adds itself after this write.
+        let hosts_text = || {
+            let peers = match &setup.network {
+                Some(net) => net.peers().unwrap_or_default(),
+                None => Vec::new(),
+            };
+            let mut extra = setup.extra_hosts.clone();
+            for (name, addr) in peers {
+                if name != setup.own_name && !addrs.contains(&addr) {
+                    extra.push((name, addr));
+                }
+            }
+            hutch_netns::hosts_file(&setup.own_name, &addrs, &extra)
+        };
+        let p = files.dir.join("hosts");
+        // The same inode the child's plan binds: written in place.
+        hutch_netns::write_hosts_file(&p, hosts_text).map_err(files_error(&p))?;
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         let mut resolv = hutch_netns::ResolvConf::parse(&host_resolv);
         if !setup.dns.is_empty() {
@@ -423,10 +434,11 @@ pub(crate) fn connect(
             None => Vec::new(),
         };
         let resolv = resolv.for_container(&fallback);
-        for (name, text) in [("hosts", hosts), ("resolv.conf", resolv.to_text())] {
-            let p = files.dir.join(name);
-            // The same inode the child's plan binds: write in place.
-            std::fs::write(&p, text).map_err(files_error(&p))?;
+        let p = files.dir.join("resolv.conf");
+        std::fs::write(&p, resolv.to_text()).map_err(files_error(&p))?;
+        // And the containers already there learn this one's name.
+        if let (Connected::Bridge(a), Some(net)) = (&kind, &setup.network) {
+            let _ = net.announce(a);
         }
     }
     Ok(ContainerNetwork {

@@ -177,6 +177,31 @@ fn containers_on_a_bridge_reach_each_other_by_address_and_name_and_leave_nothing
         1,
         "alpha's lease, while it runs"
     );
+    // And the other way: alpha, there first, learns beta's name while beta runs, and forgets
+    // it when beta ends.
+    let alpha_hosts = |srv: &hutch::Child| {
+        let out = srv.exec("cat").arg("/etc/hosts").output().unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let mut beta = b.command("sleep").arg("30").spawn().unwrap();
+    let addr_b = beta.network().unwrap().address().unwrap().addr();
+    let hosts = alpha_hosts(&srv);
+    assert!(hosts.contains(&format!("{addr_b}\tbeta\n")), "{hosts}");
+    let resolved = srv
+        .exec("python3")
+        .args(["-c", "import socket; print(socket.gethostbyname('beta'))"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&resolved.stdout).trim(),
+        addr_b.to_string()
+    );
+    beta.kill().unwrap();
+    beta.wait().unwrap();
+    let hosts = alpha_hosts(&srv);
+    assert!(!hosts.contains("beta"), "{hosts}");
+    assert!(hosts.contains(&format!("{addr_a}\talpha\n")), "{hosts}");
+    drop(beta);
     srv.kill().unwrap();
     srv.wait().unwrap();
     drop(srv);

@@ -143,7 +143,7 @@ pub use names::{ResolvConf, hosts_file};
 pub use network::{
     AttachOptions, Attachment, CleanupReport, DEFAULT_NETWORK, DEFAULT_STATE_ROOT, DEFAULT_SUBNET,
     NFT_TABLE, Network, NetworkConfig, NetworkError, PortMapping, PortMappingError, Protocol,
-    list_networks,
+    list_networks, write_hosts_file,
 };
 pub use rootless::{Pasta, PastaConfig, RootlessError};
 pub use rtnl::{Address, Link, Route, RtHandle};

@@ -510,6 +510,7 @@ pub struct AttachOptions {
     ports: Vec<PortMapping>,
     ifname: String,
     hostname: Option<String>,
+    hosts_file: Option<PathBuf>,
 }
 
 impl Default for AttachOptions {
@@ -526,7 +527,17 @@ impl AttachOptions {
             ports: Vec::new(),
             ifname: "eth0".to_owned(),
             hostname: None,
+            hosts_file: None,
         }
+    }
+
+    /// The container's `/etc/hosts` as a file on the host side (the one bound into the
+    /// container). The network keeps it current: a named container that attaches later is
+    /// added to it ([`Network::announce`]) and removed again when it leaves. The file is
+    /// rewritten in place, under `flock`, so a bind mount of it shows the change.
+    pub fn hosts_file(&mut self, path: impl Into<PathBuf>) -> &mut Self {
+        self.hosts_file = Some(path.into());
+        self
     }
 
     /// The container's name on the network, listed by [`Network::peers`] so that other
@@ -589,6 +600,51 @@ fn notes_ports(note: &str) -> Vec<PortMapping> {
 /// The container name recorded in a lease note (`name NAME`).
 fn notes_name(note: &str) -> Option<&str> {
     note.lines().find_map(|l| l.strip_prefix("name "))
+}
+
+/// The hosts file recorded in a lease note (`hosts PATH`).
+fn notes_hosts(note: &str) -> Option<&Path> {
+    note.lines()
+        .find_map(|l| l.strip_prefix("hosts "))
+        .map(Path::new)
+}
+
+/// Changes the hosts file `path` in place under an exclusive `flock`: `edit` gets its text
+/// and returns the new one (`None`: unchanged). A file that is gone is left alone.
+fn edit_hosts_file(path: &Path, edit: impl FnOnce(&str) -> Option<String>) -> io::Result<()> {
+    use std::io::{Read, Seek, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = match fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    // Held until `f` is closed, at the end.
+    crate::sys::flock_exclusive(std::os::fd::AsFd::as_fd(&f))?;
+    let mut text = String::new();
+    f.read_to_string(&mut text)?;
+    if let Some(new) = edit(&text) {
+        f.set_len(0)?;
+        f.seek(io::SeekFrom::Start(0))?;
+        f.write_all(new.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Writes a container's own hosts file (given to [`AttachOptions::hosts_file`]) in place,
+/// under the lock that a peer's [`Network::announce`] takes: compute the text (with
+/// [`Network::peers`]) inside `text`, so that a peer attaching meanwhile is either listed
+/// or added after the write, never lost.
+///
+/// # Errors
+/// Opening or locking the file.
+pub fn write_hosts_file(path: &Path, text: impl FnOnce() -> String) -> io::Result<()> {
+    edit_hosts_file(path, |_| Some(text()))
 }
 
 impl Network {
@@ -816,6 +872,11 @@ impl Network {
             }
             note.push_str(&format!("name {name}\n"));
         }
+        if let Some(path) = &options.hosts_file
+            && let Some(p) = path.to_str().filter(|p| !p.contains('\n'))
+        {
+            note.push_str(&format!("hosts {p}\n"));
+        }
         let addr = {
             let lock = self.ipam.lock()?;
             self.cleanup_locked(&lock)?;
@@ -851,6 +912,7 @@ impl Network {
             ports: options.ports.clone(),
             ifname: options.ifname.clone(),
             host_ifname: String::new(),
+            name: options.hostname.clone(),
             done: false,
         };
         if let (Some(s6), Some(off)) = (self.subnet6, self.subnet.offset_of(addr)) {
@@ -969,6 +1031,42 @@ impl Network {
             &format!("published ports of {addr} on network {}", self.name),
         )?;
         Ok(())
+    }
+
+    /// Adds a named container (`att`, attached with [`AttachOptions::hostname`]) to the hosts
+    /// files of the containers already on the network that gave one
+    /// ([`AttachOptions::hosts_file`]): names then resolve both ways. Call it once the
+    /// container's own hosts file is written. The entry is removed again when `att` is
+    /// detached or dropped.
+    ///
+    /// # Errors
+    /// IPAM errors; a peer's file that cannot be changed is skipped.
+    pub fn announce(&self, att: &Attachment) -> Result<(), NetworkError> {
+        let Some(name) = &att.name else {
+            return Ok(());
+        };
+        let line = format!("{}\t{name}", att.address.addr());
+        for path in self.peer_hosts_files(att.address.addr())? {
+            let _ = edit_hosts_file(&path, |text| {
+                (!text.lines().any(|l| l == line)).then(|| format!("{text}{line}\n"))
+            });
+        }
+        Ok(())
+    }
+
+    /// The hosts files of the live containers other than `me`.
+    fn peer_hosts_files(&self, me: IpAddr) -> Result<Vec<PathBuf>, NetworkError> {
+        let lock = self.ipam.lock()?;
+        let mut out = Vec::new();
+        for (addr, owner) in lock.leases()? {
+            if addr != me
+                && owner.is_some_and(|o| o.is_alive())
+                && let Some(p) = notes_hosts(&lock.note(addr))
+            {
+                out.push(p.to_owned());
+            }
+        }
+        Ok(out)
     }
 
     /// The named containers attached now (by any process), for `/etc/hosts` entries:
@@ -1108,6 +1206,9 @@ pub struct Attachment {
     ports: Vec<PortMapping>,
     ifname: String,
     host_ifname: String,
+    /// The name given with [`AttachOptions::hostname`], removed from peers' hosts files when
+    /// the attachment goes.
+    name: Option<String>,
     done: bool,
 }
 
@@ -1195,6 +1296,32 @@ impl Attachment {
                     .map(drop)
                     .map_err(NetworkError::from),
             );
+        }
+        if let Some(name) = &self.name {
+            let line = format!("{}\t{name}", self.address.addr());
+            let me = self.address.addr();
+            let files: Vec<PathBuf> = self
+                .ipam
+                .lock()
+                .and_then(|lock| {
+                    Ok(lock
+                        .leases()?
+                        .into_iter()
+                        .filter(|(a, o)| *a != me && o.as_ref().is_some_and(|o| o.is_alive()))
+                        .filter_map(|(a, _)| notes_hosts(&lock.note(a)).map(Path::to_owned))
+                        .collect())
+                })
+                .unwrap_or_default();
+            for path in files {
+                let _ = edit_hosts_file(&path, |text| {
+                    text.lines().any(|l| l == line).then(|| {
+                        text.lines()
+                            .filter(|l| *l != line)
+                            .map(|l| format!("{l}\n"))
+                            .collect()
+                    })
+                });
+            }
         }
         keep(
             self.ipam

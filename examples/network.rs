@@ -142,7 +142,8 @@ fn create(
         )));
     }
     let mut cfg = NetworkConfig::new(name);
-    cfg.state_root(root);
+    // Made on purpose: it stays until `network rm`, in any namespace.
+    cfg.state_root(root).transient(false);
     if let Some(s) = subnet {
         if !s.is_ipv4() {
             return Err(Some(format!(

@@ -1384,6 +1384,56 @@ echo "--- end"
     }
 }
 
+/// The issue's own check: `run --network bridge -p 8080:80` as root in a namespace that stands
+/// in for the host (`unshare --net`), with the default state directory, answers on the
+/// namespace's `127.0.0.1:8080` and leaves nothing in the host's `/run/hutch` when it ends.
+#[test]
+fn a_bridge_network_in_a_throwaway_namespace_leaves_no_state_behind() {
+    let _g = common::shared();
+    let state_dir = Path::new(hutch::netns::DEFAULT_STATE_ROOT).join("hutch0");
+    if state_dir.exists() {
+        // A real hutch0 network of this host: not ours to judge (CI has none).
+        eprintln!("skipped: {} exists on this host", state_dir.display());
+        return;
+    }
+    let script = format!(
+        r#"
+"$RUN" --network bridge -p 8080:80 -- python3 -c "{SERVER}" &
+run=$!
+for i in $(seq 150); do
+  if out=$(python3 -c 'import socket; s = socket.create_connection(("127.0.0.1", 8080), timeout=2); print(s.recv(100).decode().strip())' 2>/dev/null); then
+    echo "client: $out"; break
+  fi
+  sleep 0.1
+done
+wait $run; echo "run-exit $?"
+echo "--- state"; ls -A {dir} 2>&1 | head -3
+echo "--- end"
+"#,
+        dir = state_dir.display()
+    );
+    let o = in_netns(&script, Path::new("/nonexistent"));
+    let out = stdout(&o);
+    let all = format!("stdout:\n{out}\nstderr:\n{}", stderr(&o));
+    assert!(out.contains("client: hello from the container"), "{all}");
+    assert!(out.contains("run-exit 0"), "{all}");
+    assert!(!state_dir.exists(), "{all}");
+    // A network made on purpose stays until `network rm`.
+    let script = r#"
+"$NETWORK" create hutch0 >/dev/null; echo "create-exit $?"
+"$RUN" --network hutch0 -- true; echo "run-exit $?"
+echo "--- ls"; "$NETWORK" ls
+"$NETWORK" rm hutch0 >/dev/null; echo "rm-exit $?"
+"#;
+    let o = in_netns(script, Path::new("/nonexistent"));
+    let out = stdout(&o);
+    let all = format!("stdout:\n{out}\nstderr:\n{}", stderr(&o));
+    assert!(out.contains("create-exit 0\nrun-exit 0\n"), "{all}");
+    assert!(section(&out, "ls").contains(&"hutch0".to_owned()), "{all}");
+    assert!(out.contains("rm-exit 0"), "{all}");
+    assert!(!state_dir.exists(), "{all}");
+}
+
 #[test]
 fn named_networks_addresses_and_names() {
     let _g = common::shared();

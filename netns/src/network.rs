@@ -286,6 +286,34 @@ pub struct NetworkConfig {
     subnet6: Option<Cidr>,
     state_root: PathBuf,
     host: Option<Arc<NsHandle>>,
+    transient: bool,
+}
+
+/// The file in a network's state directory that marks it transient (see
+/// [`NetworkConfig::transient`]).
+const TRANSIENT_MARK: &str = "transient";
+
+/// Whether `ns` is the kernel's initial network namespace (the host's own). Kernel threads
+/// live there: `kthreadd` (pid 2 of the initial pid namespace) names it, and PID 1's does on
+/// most hosts; newer kernels also give it a fixed inode number.
+fn is_initial_netns(ns: &NsHandle) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    /// `PROC_NET_INIT_INO`, init_net's fixed inode number on recent kernels.
+    const PROC_NET_INIT_INO: u64 = 0xEFFF_FFF9;
+    if ns.id().ino == PROC_NET_INIT_INO {
+        return true;
+    }
+    let same = |path: &str| {
+        fs::metadata(path)
+            .ok()
+            .map(|m| ns.id().dev == m.dev() && ns.id().ino == m.ino())
+    };
+    let kthreadd = fs::read_to_string("/proc/2/comm").is_ok_and(|c| c.trim() == "kthreadd");
+    if kthreadd && let Some(same) = same("/proc/2/ns/net") {
+        return same;
+    }
+    // Unknowable: treat it as the host's, where networks are never transient.
+    same("/proc/1/ns/net").unwrap_or(true)
 }
 
 impl NetworkConfig {
@@ -300,7 +328,20 @@ impl NetworkConfig {
             subnet6: None,
             state_root: PathBuf::from(DEFAULT_STATE_ROOT),
             host: None,
+            transient: true,
         }
+    }
+
+    /// Whether a network that this call creates (on first use) in the default state root
+    /// ([`DEFAULT_STATE_ROOT`]) and in a network namespace other than the host's own (a
+    /// throw-away `unshare --net` or `ip netns`, a test) is transient: its state is removed
+    /// when its last container leaves, so that such a namespace leaves nothing behind in the
+    /// host's `/run`. Default `true`; a network made on purpose (`network create`) says
+    /// `false`. In the host's own namespace, or with a state root of your own, networks are
+    /// never removed by themselves (as Docker's bridge network is not).
+    pub fn transient(&mut self, transient: bool) -> &mut Self {
+        self.transient = transient;
+        self
     }
 
     /// The configuration of the existing network `name` under `state_root` (bridge and
@@ -464,12 +505,20 @@ impl NetworkConfig {
         let lock = net.ipam.lock()?;
         let fresh = net.check_config()?;
         let mut created = false;
+        let transient = fresh
+            && self.transient
+            && self.state_root == Path::new(DEFAULT_STATE_ROOT)
+            && !is_initial_netns(&net.host);
         let mut make = || -> Result<(), NetworkError> {
             created = net.create_bridge()?;
             net.install_network_rules()?;
             net.cleanup_locked(&lock)?;
             if fresh {
                 net.write_config()?;
+            }
+            if transient {
+                let path = net.state_dir.join(TRANSIENT_MARK);
+                fs::write(&path, "").map_err(|source| NetworkError::State { path, source })?;
             }
             Ok(())
         };
@@ -1326,7 +1375,15 @@ impl Attachment {
         keep(
             self.ipam
                 .lock()
-                .and_then(|l| l.release(self.address.addr()))
+                .and_then(|l| {
+                    l.release(self.address.addr())?;
+                    // The last container of a transient network: its state goes too.
+                    let dir = self.ipam.dir();
+                    if dir.join(TRANSIENT_MARK).exists() && l.leases()?.is_empty() {
+                        let _ = fs::remove_dir_all(dir);
+                    }
+                    Ok(())
+                })
                 .map_err(NetworkError::from),
         );
         match first {

@@ -402,3 +402,116 @@ fn exec_starts_with_the_container_environment_and_directory() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// A caller killed while its container is still being set up (here: thousands of mounts)
+/// takes the container along: there is no `Child` to end it with, so it must not run on
+/// orphaned. Without `die_with_parent`, the death signal is dropped again at the exec.
+#[test]
+fn a_caller_killed_during_the_setup_takes_its_child_along() {
+    match std::env::var("HUTCH_TEST_SLOW_SETUP").as_deref() {
+        // The spawner: a container with a slow setup, then a program that outlives us.
+        Ok("slow") => {
+            let mut c = Container::new();
+            for i in 0..40_000 {
+                c.tmpfs(format!("/tmp/m{i}"));
+            }
+            let _ = c.command("sleep").arg("1000").spawn();
+            return;
+        }
+        // A spawner whose container is running when it dies (no die_with_parent): the
+        // container lives on, as with std::process::Command.
+        Ok("running") => {
+            let child = Container::new()
+                .command("sleep")
+                .arg("1000")
+                .spawn()
+                .unwrap();
+            std::mem::forget(child);
+            println!("spawned");
+            std::thread::sleep(Duration::from_secs(1000));
+            return;
+        }
+        _ => {}
+    }
+    let _g = shared();
+    let mut spawner = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_caller_killed_during_the_setup_takes_its_child_along",
+            "--nocapture",
+        ])
+        .env("HUTCH_TEST_SLOW_SETUP", "slow")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the container's first process to appear (a child of the spawner).
+    let children = |pid: u32| -> Vec<u32> {
+        let mut out = Vec::new();
+        for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if let Ok(c) = std::fs::read_to_string(t.path().join("children")) {
+                out.extend(c.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+            }
+        }
+        out
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let child = loop {
+        if let Some(&c) = children(spawner.id()).first() {
+            break c;
+        }
+        assert!(std::time::Instant::now() < deadline, "no child appeared");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let start = |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
+    let before = start(child);
+    assert!(
+        before.is_some(),
+        "the child ended before the test could kill its caller"
+    );
+    spawner.kill().unwrap();
+    spawner.wait().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let gone = |pid: u32| {
+        // Gone, or a zombie waiting for init: either way no longer running.
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => true,
+            Ok(s) => s.split(") ").nth(1).is_some_and(|r| r.starts_with('Z')),
+        }
+    };
+    while !gone(child) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the container's setup ran on after its caller was killed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Once it runs, the death signal is gone again (no die_with_parent).
+    let mut spawner = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_caller_killed_during_the_setup_takes_its_child_along",
+            "--nocapture",
+        ])
+        .env("HUTCH_TEST_SLOW_SETUP", "running")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = std::io::BufReader::new(spawner.stdout.take().unwrap());
+    let spawned = std::io::BufRead::lines(out).any(|l| l.is_ok_and(|l| l.contains("spawned")));
+    assert!(spawned, "the spawner did not spawn");
+    let child = children(spawner.id())[0];
+    spawner.kill().unwrap();
+    spawner.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!gone(child), "a running container died with its caller");
+    // SAFETY: kill with integer arguments; the container's first process, started by this
+    // test's spawner and now a child of init, by pid.
+    unsafe { libc::kill(child as i32, libc::SIGKILL) };
+}

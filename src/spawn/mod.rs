@@ -460,7 +460,10 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     let drop_mknod = !joining && !devices_confined && !ns.contains(Namespaces::USER);
     let caps = caps::prepare(cmd, &creds, drop_mknod)?;
     trace.step("cgroup");
-    let parent_pidfd = if c.die_with_parent && !joining {
+    // Every child holds the death signal during its setup, so that a caller killed meanwhile
+    // takes it along (it has no `Child` to end it with); it stays past the exec only with
+    // `die_with_parent`.
+    let parent_pidfd = if !joining {
         let fd =
             sys::pidfd_open(std::process::id() as libc::pid_t).map_err(parent("pidfd_open"))?;
         Some(sys::at_least(fd, floor).map_err(parent("dup"))?)
@@ -538,6 +541,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
             user.sync.as_ref().map_or(-1, |(_, w)| w.as_raw_fd()),
         ],
         death_signal: parent_pidfd.as_ref().map(|fd| fd.as_raw_fd()),
+        keep_death_signal: c.die_with_parent,
         join,
         userns: userns_plan,
         joins,

@@ -178,6 +178,9 @@ pub(crate) struct Prepared {
     /// Set `PR_SET_PDEATHSIG`; the pidfd is the parent process's, checked right after, to
     /// close the race of a parent that died before the prctl.
     pub death_signal: Option<RawFd>,
+    /// Keep the death signal past the exec (`die_with_parent`); otherwise it is cleared just
+    /// before the confinement and the exec.
+    pub keep_death_signal: bool,
     pub join: Option<Join>,
     pub userns: UserNsPlan,
     /// Namespaces to join (`setns`) instead of creating: `(descriptor, CLONE_NEW* type)`.
@@ -506,6 +509,7 @@ pub(crate) unsafe fn child_main(p: &Prepared) -> ! {
     if sigmask_all(false, None) == -1 {
         fail(p, step::SIGNALS, 0);
     }
+    clear_death_signal(p, slot);
     confine(p, slot, true);
     reach(p, slot, step::EXEC);
     exec_program(p)
@@ -742,6 +746,16 @@ fn write_own_maps(p: &Prepared, files: &[(&'static CStr, CString); 3]) {
     }
 }
 
+/// Clears the setup's death signal before the exec, unless the container keeps it.
+fn clear_death_signal(p: &Prepared, slot: usize) {
+    if p.death_signal.is_some() && !p.keep_death_signal {
+        reach(p, slot, step::DEATH_SIGNAL);
+        if sys_prctl(libc::PR_SET_PDEATHSIG, 0) == -1 {
+            fail(p, step::DEATH_SIGNAL, 0);
+        }
+    }
+}
+
 fn set_death_signal(p: &Prepared) {
     let Some(parent) = p.death_signal else {
         return;
@@ -974,6 +988,7 @@ fn start_init(p: &Prepared, init: InitPlan) -> usize {
     sys_close(gate[0]);
     // The init is confined like the program (so the program cannot use it to get out), but
     // keeps no LSM exec label: that is for the program's own exec.
+    clear_death_signal(p, 0);
     confine(p, 0, false);
     match init {
         InitPlan::Program { memfd } => {

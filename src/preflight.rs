@@ -35,7 +35,7 @@
 //!   controllers the root and the caller's part of the tree offer and which are bound to v1,
 //!   and whether the cgroup where containers' cgroups are made is writable (delegated);
 //! * networking: nf_tables, veth and bridge (kernel config, `/sys/module`, `modules.dep`, a
-//!   `NETLINK_NETFILTER` socket), `pasta`/`slirp4netns` for rootless networking;
+//!   `NETLINK_NETFILTER` socket), `pasta` for rootless networking (slirp4netns is reported, not used);
 //! * the caller's capabilities (effective and bounding sets), its seccomp state, and the
 //!   active Linux security modules.
 //!
@@ -278,7 +278,7 @@ pub enum Id {
     Veth,
     /// Linux bridges.
     Bridge,
-    /// `pasta` or `slirp4netns` for rootless networking.
+    /// `pasta` for rootless networking (on `PATH`, where `NetworkMode::Pasta` starts it).
     RootlessNetwork,
     /// The caller's capabilities.
     Capabilities,
@@ -444,11 +444,11 @@ impl Requirements {
     /// added automatically for an unprivileged caller), the controllers its limits use, and a
     /// cgroup of its own when it has limits.
     ///
-    /// Read from the container's public configuration only: a cgroup required with
-    /// [`Container::cgroup(true)`](Container::cgroup), multi-range [`Container::id_maps`]
-    /// and networking are added with [`cgroup`](Requirements::cgroup),
-    /// [`id_map_helpers`](Requirements::id_map_helpers) and
-    /// [`networking`](Requirements::networking).
+    /// Its network mode counts too: a bridge network needs container networking, pasta
+    /// needs rootless networking. A cgroup required with
+    /// [`Container::cgroup(true)`](Container::cgroup) and multi-range
+    /// [`Container::id_maps`] are added with [`cgroup`](Requirements::cgroup) and
+    /// [`id_map_helpers`](Requirements::id_map_helpers).
     pub fn for_container(container: &Container) -> Requirements {
         let resources = container.get_resources();
         let controllers = resources.required_controllers();
@@ -457,6 +457,8 @@ impl Requirements {
             namespaces: container.effective_namespaces(),
             controllers,
             cgroup: limits,
+            networking: matches!(container.net.mode, crate::NetworkMode::Bridge(_)),
+            rootless_networking: matches!(container.net.mode, crate::NetworkMode::Pasta),
             ..Requirements::default()
         }
     }
@@ -497,7 +499,7 @@ impl Requirements {
         self
     }
 
-    /// Needs rootless networking through `pasta` or `slirp4netns`.
+    /// Needs rootless networking through `pasta`.
     pub fn rootless_networking(&mut self, required: bool) -> &mut Self {
         self.rootless_networking = required;
         self

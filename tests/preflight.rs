@@ -158,6 +158,23 @@ fn verdicts_agree_with_real_spawns() {
             "{ctl:?}"
         );
     }
+    // A pasta network: the report asks for pasta (on PATH, where the spawn looks for it),
+    // and agrees with a real spawn.
+    let mut c = Container::new();
+    c.network(hutch::NetworkMode::Pasta);
+    let r = verdict_matches_reality(&c);
+    assert!(item(&r, Id::RootlessNetwork).required, "{r}");
+    let mut c = Container::new();
+    c.network(hutch::NetworkMode::Bridge(
+        hutch::netns::NetworkConfig::new("hutch0"),
+    ));
+    assert!(
+        item(
+            &preflight::check(&Requirements::for_container(&c)),
+            Id::Bridge
+        )
+        .required
+    );
     // A hugetlb limit: the one controller this hybrid host's cgroup2 has.
     if root {
         let r = preflight::check(Requirements::new().controllers([Controller::Hugetlb]));

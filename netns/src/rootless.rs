@@ -167,6 +167,12 @@ impl PastaConfig {
         if self.userns.is_some() {
             argv.push("--userns".into());
             argv.push("/proc/self/fd/5".into());
+        } else if crate::sys::geteuid() == 0 {
+            // Started as root, pasta drops to `nobody` after its set-up, which then may not
+            // enter a container namespace owned by root: keep root (the container's network
+            // namespace is root's anyway).
+            argv.push("--runas".into());
+            argv.push("0".into());
         }
         for protocol in [Protocol::Tcp, Protocol::Udp] {
             let flag = if protocol == Protocol::Tcp {

@@ -52,6 +52,15 @@ pub(super) fn read_kconfig() -> Option<String> {
     None
 }
 
+/// Whether `name` is an executable on `PATH` alone (where `std::process::Command` finds it).
+pub(super) fn on_path(name: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).map(|d| d.join(name)).any(|p| {
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
+}
+
 /// `name` on `PATH` (then `/usr/sbin`, `/sbin`, `/usr/bin`, which a user's `PATH` may lack).
 pub(super) fn find_program(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();

@@ -97,28 +97,38 @@ pub(super) fn network_items(release: &str, kconfig: Option<&str>, req: &Requirem
     );
     let (pasta, _, pasta_ev) = program_evidence("pasta");
     let (slirp, _, slirp_ev) = program_evidence("slirp4netns");
-    let rootless = match (&pasta, &slirp) {
-        (Some(_), _) | (_, Some(_)) => Item::new(
+    // The runtime starts `pasta` from PATH (NetworkMode::Pasta); slirp4netns is not used.
+    let on_path = host::on_path("pasta");
+    let rootless = match (&pasta, on_path, &slirp) {
+        (Some(p), true, _) => Item::new(
             Id::RootlessNetwork,
             State::Ok,
-            format!(
-                "rootless networking helper: {}",
-                [
-                    pasta.as_ref().map(|_| "pasta"),
-                    slirp.as_ref().map(|_| "slirp4netns")
-                ]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(", ")
-            ),
+            format!("rootless networking helper: pasta ({})", p.display()),
         ),
-        _ => Item::new(
+        (Some(p), false, _) => Item::new(
             Id::RootlessNetwork,
             State::Missing,
-            "neither pasta nor slirp4netns is installed: no rootless networking",
+            format!(
+                "pasta is installed at {} but not on PATH, where NetworkMode::Pasta looks for it",
+                p.display()
+            ),
         )
-        .fix("apt-get install passt (for pasta) or slirp4netns"),
+        .fix(format!(
+            "add {} to PATH",
+            p.parent().unwrap_or(Path::new("/")).display()
+        )),
+        (None, _, Some(_)) => Item::new(
+            Id::RootlessNetwork,
+            State::Missing,
+            "only slirp4netns is installed; hutch's rootless networking uses pasta",
+        )
+        .fix("apt-get install passt (for pasta)"),
+        (None, _, None) => Item::new(
+            Id::RootlessNetwork,
+            State::Missing,
+            "pasta is not installed: no rootless networking",
+        )
+        .fix("apt-get install passt (for pasta)"),
     }
     .evidence([pasta_ev, slirp_ev])
     .required(req.rootless_networking);

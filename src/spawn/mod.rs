@@ -437,8 +437,13 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     } else {
         // Docker's device allow-list whenever the container has a cgroup, unless privileged
         // or not confined at all; attaching a device program needs root.
-        let default_devices =
-            c.confine.caps.is_some() && !c.confine.privileged && sys::geteuid() == 0;
+        // Root inside a user namespace of its own (rootless podman, a CI sandbox) may not load
+        // it; there the kernel already refuses to open devices made by the container (their
+        // mknod needs CAP_MKNOD of the initial namespace).
+        let default_devices = c.confine.caps.is_some()
+            && !c.confine.privileged
+            && sys::geteuid() == 0
+            && sys::in_initial_userns();
         crate::cgroup::prepare(&c.cgroup, default_devices).map_err(|e| match e {
             SpawnError::Cgroup(
                 source @ hutch_cgroup::CgroupError::ControllerUnavailable { controller, .. },

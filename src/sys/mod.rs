@@ -780,6 +780,17 @@ pub(crate) fn geteuid() -> libc::uid_t {
     unsafe { libc::geteuid() }
 }
 
+/// Whether the caller is in the kernel's initial user namespace (its uid map is the whole
+/// identity range), where root's capabilities reach the whole host: loading a cgroup device
+/// program needs that. Read once.
+pub(crate) fn in_initial_userns() -> bool {
+    static INITIAL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *INITIAL.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/uid_map")
+            .is_ok_and(|m| m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
+    })
+}
+
 /// The effective gid of the caller.
 pub(crate) fn getegid() -> libc::gid_t {
     // SAFETY: always succeeds.

@@ -568,8 +568,9 @@ impl FromStr for FileCaps {
     /// Parses the `setcap`/`cap_from_text` form: whitespace-separated clauses, each a
     /// comma-separated capability list (names, numbers, or `all`; empty before `=` means
     /// all) followed by one or more operator-and-flags parts: `=` sets exactly the flags,
-    /// `+` adds them, `-` removes them; flags are `e`, `i`, `p`. The effective flag must end
-    /// up on all listed capabilities or none. The result has no root uid.
+    /// `+` adds them, `-` removes them; flags are `e`, `i`, `p` (lower case). As `setcap`
+    /// does, the effective flag is dropped where a capability is neither permitted nor
+    /// inheritable, and must then be on all of them or none. The result has no root uid.
     fn from_str(text: &str) -> Result<FileCaps, ParseFileCapsError> {
         let clause_err = |clause: &str| ParseFileCapsError::Clause {
             text: text.to_owned(),
@@ -603,7 +604,8 @@ impl FromStr for FileCaps {
                 actions = &rest[end..];
                 let mut which = [false; 3];
                 for l in letters.chars() {
-                    match l.to_ascii_lowercase() {
+                    // Lower case only, as libcap's cap_from_text.
+                    match l {
                         'e' => which[0] = true,
                         'i' => which[1] = true,
                         'p' => which[2] = true,
@@ -625,6 +627,9 @@ impl FromStr for FileCaps {
             }
         }
         let [e, i, p] = sets;
+        // Effective means nothing for a capability neither permitted nor inheritable: libcap
+        // drops it there (`cap_net_raw=e` is no capability at all).
+        let e = e & (i | p);
         if !e.is_empty() && e != (i | p) {
             return Err(ParseFileCapsError::PartialEffective {
                 text: text.to_owned(),

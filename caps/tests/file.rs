@@ -128,6 +128,46 @@ fn setcap_writes_we_read() {
     }
 }
 
+/// Texts `setcap` accepts or refuses, and what `getcap` then prints: our parser agrees on
+/// each (accepts what it accepts, with the same result; refuses what it refuses).
+#[test]
+fn the_text_form_is_parsed_as_setcap_parses_it() {
+    let dir = TempDir::new("setcap-texts");
+    let path = file(&dir, "f");
+    for text in [
+        "cap_net_raw=e",
+        "cap_chown,cap_kill+ep cap_kill-p",
+        "cap_net_raw+EP",
+        "CAP_NET_RAW+ep",
+        "cap_net_raw+ep-e",
+        "=e",
+        "cap_kill=p cap_kill+e",
+        "cap_kill+e",
+        "all+ep all-p",
+        "cap_net_raw,cap_kill=ep cap_kill-e",
+        "cap_kill+pe cap_chown+p",
+        "= cap_kill+p",
+        "cap_kill",
+        "cap_kill+",
+        "cap_kill=pie-i",
+        "40+p",
+        "cap_nope+p",
+        "cap_kill+x",
+    ] {
+        let _ = Command::new("setcap").args(["-r"]).arg(&path).output();
+        let theirs = Command::new("setcap")
+            .arg(text)
+            .arg(&path)
+            .output()
+            .expect("setcap (libcap2-bin)")
+            .status
+            .success()
+            .then(|| getcap(&path));
+        let ours = text.parse::<FileCaps>().ok().map(|c| c.to_string());
+        assert_eq!(ours, theirs, "{text:?}: ours, then setcap + getcap");
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 

@@ -228,7 +228,7 @@ fn a_published_port_answers_on_the_hosts_loopback_and_goes_away() {
     let state = TempDir::new("hutch-net-state");
     let cfg = host.network(&state);
     let mut c = Container::new();
-    c.network(NetworkMode::Bridge(cfg))
+    c.network(NetworkMode::Bridge(cfg.clone()))
         .publish("8080:80".parse().unwrap());
     let mut srv = server(&c);
     assert_eq!(srv.network().unwrap().ports().len(), 1);
@@ -249,6 +249,43 @@ fn a_published_port_answers_on_the_hosts_loopback_and_goes_away() {
     let mut next = c.command("true").spawn().unwrap();
     assert!(next.wait().unwrap().success());
     drop((srv, next));
+    // A port a process of the host listens on cannot be published; one the container holds
+    // cannot be taken by the host's processes; a host address must be the host's.
+    let taken = run_in_netns(&host.handle, || std::net::TcpListener::bind("0.0.0.0:8090"))
+        .unwrap()
+        .unwrap();
+    let mut c2 = Container::new();
+    c2.network(NetworkMode::Bridge(cfg.clone()))
+        .publish("8090:80".parse().unwrap());
+    let err = c2.command("true").spawn().unwrap_err();
+    assert!(
+        hutch::error_chain(&err).contains("port 8090:80/tcp is in use on the host"),
+        "{}",
+        hutch::error_chain(&err)
+    );
+    drop(taken);
+    let mut holder = c2.command("sleep").arg("30").spawn().unwrap();
+    let bind = run_in_netns(&host.handle, || {
+        std::net::TcpListener::bind("0.0.0.0:8090").map_err(|e| e.raw_os_error())
+    })
+    .unwrap();
+    assert_eq!(bind.err(), Some(Some(libc::EADDRINUSE)));
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let bind = run_in_netns(&host.handle, || std::net::TcpListener::bind("0.0.0.0:8090")).unwrap();
+    assert!(
+        bind.is_ok(),
+        "the port stays reserved after the container: {bind:?}"
+    );
+    let mut c3 = Container::new();
+    c3.network(NetworkMode::Bridge(cfg))
+        .publish("192.0.2.99:8091:80".parse().unwrap());
+    let err = c3.command("true").spawn().unwrap_err();
+    assert!(
+        hutch::error_chain(&err).contains("not an address of the host"),
+        "{}",
+        hutch::error_chain(&err)
+    );
     let rules = host.ruleset();
     assert!(!rules.contains("8080"), "{rules}");
     let refused = run_in_netns(&host.handle, || {

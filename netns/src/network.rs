@@ -234,6 +234,28 @@ pub enum NetworkError {
         /// The address of the container holding it.
         holder: IpAddr,
     },
+    /// A process of the host already uses the host port (or the address is not free): the
+    /// container could not be reached there.
+    #[error("network {network}: port {mapping} is in use on the host")]
+    HostPortInUse {
+        /// The network.
+        network: String,
+        /// The mapping asked for.
+        mapping: PortMapping,
+        /// The error of binding the port on the host (`EADDRINUSE`).
+        #[source]
+        source: io::Error,
+    },
+    /// A mapping names a host address that no interface of the host has.
+    #[error("network {network}: port {mapping} names {addr}, which is not an address of the host")]
+    HostAddressNotLocal {
+        /// The network.
+        network: String,
+        /// The mapping asked for.
+        mapping: PortMapping,
+        /// The address.
+        addr: IpAddr,
+    },
     /// The network still has attached containers.
     #[error("network {network} still has {count} attached container(s)")]
     Busy {
@@ -894,8 +916,10 @@ impl Network {
     ///
     /// # Errors
     /// [`NetworkError::Ipam`] (address taken, outside the subnet, none left),
-    /// [`NetworkError::PortInUse`], [`NetworkError::Namespace`] for a handle that is not a
-    /// network namespace, and netlink errors naming the failed step.
+    /// [`NetworkError::PortInUse`] (published by another container),
+    /// [`NetworkError::HostPortInUse`] (used by a process of the host),
+    /// [`NetworkError::HostAddressNotLocal`], [`NetworkError::Namespace`] for a handle that is
+    /// not a network namespace, and netlink errors naming the failed step.
     pub fn attach(
         &self,
         container: &NsHandle,
@@ -962,6 +986,7 @@ impl Network {
             ifname: options.ifname.clone(),
             host_ifname: String::new(),
             name: options.hostname.clone(),
+            reserved: Vec::new(),
             done: false,
         };
         if let (Some(s6), Some(off)) = (self.subnet6, self.subnet.offset_of(addr)) {
@@ -1037,9 +1062,57 @@ impl Network {
             inside.add_route(&Route::default_via(g6).dev(eth))?;
         }
         if !att.ports.is_empty() {
+            att.reserved = self.reserve_host_ports(&att.ports)?;
             self.publish(att, v4)?;
         }
         Ok(())
+    }
+
+    /// Checks each published port against the host: a named host address must be one of its
+    /// addresses, and the port must be free there. Binds a socket (not listening) to each,
+    /// in the host namespace, and returns them: holding them keeps the ports from the host's
+    /// processes while the container publishes them (its traffic is DNATed before any
+    /// socket lookup).
+    fn reserve_host_ports(
+        &self,
+        ports: &[PortMapping],
+    ) -> Result<Vec<std::os::fd::OwnedFd>, NetworkError> {
+        let local: Vec<IpAddr> = if ports.iter().any(|p| p.host_ip.is_some()) {
+            let mut rt = RtHandle::open_in(&self.host)?;
+            rt.addresses(None)?
+                .into_iter()
+                .map(|a| a.cidr.addr())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for p in ports {
+            if let Some(ip) = p.host_ip
+                && !local.contains(&IpAddr::V4(ip))
+            {
+                return Err(NetworkError::HostAddressNotLocal {
+                    network: self.name.clone(),
+                    mapping: *p,
+                    addr: IpAddr::V4(ip),
+                });
+            }
+        }
+        let ports = ports.to_vec();
+        let bound = run_in_netns(&self.host, move || {
+            ports
+                .iter()
+                .map(|p| {
+                    crate::sys::reserve_port(p.protocol == Protocol::Udp, p.host_ip, p.host_port)
+                        .map_err(|e| (*p, e))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(self.ns_err())?;
+        bound.map_err(|(mapping, source)| NetworkError::HostPortInUse {
+            network: self.name.clone(),
+            mapping,
+            source,
+        })
     }
 
     /// Per-container base chains `NET-ADDR-pre` (prerouting) and `NET-ADDR-out` (output),
@@ -1258,6 +1331,9 @@ pub struct Attachment {
     /// The name given with [`AttachOptions::hostname`], removed from peers' hosts files when
     /// the attachment goes.
     name: Option<String>,
+    /// Sockets bound (not listening) to the published host ports in the host namespace: no
+    /// process of the host can take a port while the container publishes it.
+    reserved: Vec<std::os::fd::OwnedFd>,
     done: bool,
 }
 

@@ -163,3 +163,69 @@ pub(crate) fn geteuid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() }
 }
+
+/// Binds a socket to `addr:port` (`0.0.0.0` without an address) in the calling thread's
+/// network namespace, to keep the port: a socket of another process there makes it fail with
+/// `EADDRINUSE`, and while it is held nobody else may bind the port. TCP: `SO_REUSEADDR`
+/// (connections of the past in `TIME_WAIT` do not count) and listening, which is what keeps
+/// others out (no connection reaches it: the container's DNAT comes first). UDP: a plain
+/// bind.
+pub(crate) fn reserve_port(
+    udp: bool,
+    addr: Option<std::net::Ipv4Addr>,
+    port: u16,
+) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let kind = if udp {
+        libc::SOCK_DGRAM
+    } else {
+        libc::SOCK_STREAM
+    };
+    // SAFETY: socket with integer arguments; the result is checked.
+    let fd = unsafe { libc::socket(libc::AF_INET, kind | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this descriptor; nothing else owns it.
+    let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    if !udp {
+        let one: libc::c_int = 1;
+        // SAFETY: setsockopt with a pointer to an int on our stack and its size.
+        let r = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_REUSEADDR,
+                (&one as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if r == -1 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    let sin = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(addr.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED)).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: bind with a sockaddr_in on our stack and its size.
+    let r = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&sin as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        )
+    };
+    if r == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: listen on our own bound socket.
+    if !udp && unsafe { libc::listen(fd.as_raw_fd(), 1) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(fd)
+}

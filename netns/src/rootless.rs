@@ -167,7 +167,12 @@ impl PastaConfig {
         if self.userns.is_some() {
             argv.push("--userns".into());
             argv.push("/proc/self/fd/5".into());
-        } else if crate::sys::geteuid() == 0 {
+        } else if crate::sys::geteuid() == 0
+            && !self
+                .args
+                .iter()
+                .any(|a| a.to_str().is_some_and(|a| a.starts_with("--runas")))
+        {
             // Started as root, pasta drops to `nobody` after its set-up, which then may not
             // enter a container namespace owned by root: keep root (the container's network
             // namespace is root's anyway).

@@ -61,10 +61,8 @@ fn pasta_gives_a_container_the_outside_and_published_ports() {
     let c = TestNs::new();
     let pasta = PastaConfig::new()
         .host_netns(Arc::new(dup(&host.ns)))
-        // As root, without a user namespace to join, pasta must keep root to enter the
-        // container's namespace (it would switch to `nobody` otherwise).
-        .arg("--runas")
-        .arg("0")
+        // As root, without a user namespace to join, pasta keeps root (`--runas 0`, added by
+        // the library) to enter the container's namespace.
         .publish(PortMapping::tcp(8080, 80))
         .start(&c.ns)
         .unwrap();

@@ -330,7 +330,7 @@ fn landlock_on_an_older_abi_is_partial_and_reported() {
     if pid == 0 {
         // SAFETY: as above.
         unsafe {
-            if p.apply().is_err() {
+            if p.apply(true).is_err() {
                 libc::_exit(2);
             }
             let fd = libc::open(etc.as_ptr(), libc::O_RDONLY);

@@ -71,7 +71,8 @@
 //!   practice: root). Opening a handle in another namespace needs `setns` rights on it.
 //! - Networks turn on `net.ipv4.ip_forward` (and IPv6 forwarding with an IPv6 subnet) in
 //!   their host namespace. A host whose firewall drops forwarded traffic by default must
-//!   accept the bridge's traffic itself. There is no IPv6 NAT or IPv6 port publishing.
+//!   accept the bridge's traffic itself. An IPv6 subnet is masqueraded (table `ip6 hutch`);
+//!   ports are published over IPv4 only.
 //! - Rootless networking needs `pasta` (Debian package `passt`) and unprivileged user
 //!   namespaces; pasta must join the user namespace owning the container's network
 //!   namespace ([`PastaConfig::userns`]). slirp4netns is not supported.

@@ -422,7 +422,8 @@ impl NetworkConfig {
     }
 
     /// An IPv6 subnet (e.g. a ULA `fd00:88::/64`); containers get the address at the same
-    /// offset as their IPv4 one. No IPv6 NAT is set up.
+    /// offset as their IPv4 one, a default route through the bridge, and traffic leaving the
+    /// subnet is masqueraded (table `ip6 hutch`). Published ports are IPv4 only.
     pub fn subnet6(&mut self, subnet: Cidr) -> &mut Self {
         self.subnet6 = Some(subnet);
         self
@@ -902,6 +903,27 @@ impl Network {
             chain: None,
         });
         b.add_rule(fam, NFT_TABLE, &guard, &drop);
+        // A dual-stack network: masquerade its IPv6 subnet too (a ULA is not routed beyond
+        // the host), in table `ip6 hutch`.
+        if let Some(s6) = self.subnet6 {
+            let fam6 = NFPROTO_IPV6;
+            b.add_table(fam6, NFT_TABLE);
+            b.add_chain(
+                fam6,
+                NFT_TABLE,
+                &post,
+                Some(Hook {
+                    hook: NF_INET_POST_ROUTING,
+                    priority: 100,
+                    kind: "nat",
+                }),
+            );
+            b.flush_chain(fam6, NFT_TABLE, &post);
+            let mut out6 = matches::ipv6_addr_in(true, s6);
+            out6.extend(matches::oifname(CmpOp::Neq, &self.bridge));
+            out6.push(Expr::Masq);
+            b.add_rule(fam6, NFT_TABLE, &post, &out6);
+        }
         let mut nft = NftHandle::open_in(&self.host)?;
         nft.apply(&b, &format!("network {} rules", self.name))?;
         Ok(())
@@ -1289,22 +1311,30 @@ impl Network {
             let mut rt = RtHandle::open_in(&self.host)?;
             rt.delete_link_by_name(&self.bridge)?;
             let mut nft = NftHandle::open_in(&self.host)?;
-            let chains = nft.chains(NFPROTO_IPV4)?;
             let prefix = format!("{}-", self.name);
             let mut b = Batch::new();
-            let mut others = 0;
-            for c in chains.iter().filter(|c| c.table == NFT_TABLE) {
-                if c.name.starts_with(&prefix) {
-                    b.delete_chain(NFPROTO_IPV4, NFT_TABLE, &c.name);
+            for fam in [NFPROTO_IPV4, NFPROTO_IPV6] {
+                let chains = nft.chains(fam)?;
+                let mut others = 0;
+                let mut ours = Vec::new();
+                for c in chains.iter().filter(|c| c.table == NFT_TABLE) {
+                    if c.name.starts_with(&prefix) {
+                        ours.push(c.name.clone());
+                    } else {
+                        others += 1;
+                    }
+                }
+                if others == 0 && chains.iter().any(|c| c.table == NFT_TABLE) {
+                    b.delete_table(fam, NFT_TABLE);
                 } else {
-                    others += 1;
+                    for name in ours {
+                        b.delete_chain(fam, NFT_TABLE, &name);
+                    }
                 }
             }
-            if others == 0 && chains.iter().any(|c| c.table == NFT_TABLE) {
-                b = Batch::new();
-                b.delete_table(NFPROTO_IPV4, NFT_TABLE);
+            if !b.is_empty() {
+                nft.apply(&b, &format!("rules of network {}", self.name))?;
             }
-            nft.apply(&b, &format!("rules of network {}", self.name))?;
         }
         fs::remove_dir_all(&self.state_dir).map_err(|source| NetworkError::State {
             path: self.state_dir.clone(),

@@ -514,6 +514,27 @@ fn dual_stack_network() {
     let server = serve_once(listener);
     assert_eq!(tcp_call(&c1, "[fd00:95::3]:7000"), "fd00:95::2 hello");
     server.join().unwrap();
+    // container -> world over IPv6: the ULA is masqueraded to the host's address (addresses
+    // without duplicate detection, usable at once).
+    for (ns, addr) in [
+        (&lab.host, "2001:db8::1/64"),
+        (&lab.world, "2001:db8::2/64"),
+    ] {
+        let link = if std::ptr::eq(ns, &lab.host) {
+            "up0"
+        } else {
+            "wan0"
+        };
+        ns.sh(&["ip", "-6", "addr", "add", addr, "dev", link, "nodad"]);
+    }
+    let listener = run_in_netns(&lab.world.ns, || TcpListener::bind("[::]:9006"))
+        .unwrap()
+        .unwrap();
+    let server = serve_once(listener);
+    assert_eq!(tcp_call(&c1, "[2001:db8::2]:9006"), "2001:db8::1 hello");
+    server.join().unwrap();
+    let rules = lab.host.sh(&["nft", "list", "table", "ip6", "hutch"]);
+    assert!(rules.contains("fd00:95::/64"), "{rules}");
     drop((a1, a2));
     net.remove().unwrap();
     lab.assert_clean();

@@ -353,6 +353,39 @@ pub mod matches {
         out
     }
 
+    /// `ip6 saddr NET` (`source == true`) or `ip6 daddr NET`; IPv6 only.
+    pub fn ipv6_addr_in(source: bool, net: Cidr) -> Vec<Expr> {
+        let offset = if source { 8 } else { 24 };
+        let IpAddr::V6(addr) = net.network().addr() else {
+            return Vec::new();
+        };
+        let mut out = vec![Expr::Payload {
+            base: NFT_PAYLOAD_NETWORK_HEADER,
+            offset,
+            len: 16,
+            dreg: NFT_REG_1,
+        }];
+        if net.prefix() < 128 {
+            let mask: u128 = if net.prefix() == 0 {
+                0
+            } else {
+                u128::MAX << (128 - net.prefix())
+            };
+            out.push(Expr::Bitwise {
+                sreg: NFT_REG_1,
+                dreg: NFT_REG_1,
+                mask: mask.to_be_bytes().to_vec(),
+                xor: vec![0; 16],
+            });
+        }
+        out.push(Expr::Cmp {
+            sreg: NFT_REG_1,
+            op: CmpOp::Eq,
+            data: addr.octets().to_vec(),
+        });
+        out
+    }
+
     /// `meta l4proto PROTO th dport PORT` (TCP or UDP).
     pub fn l4_dport(protocol: u8, port: u16) -> Vec<Expr> {
         vec![

@@ -107,7 +107,8 @@ impl PortMapping {
 /// Why a port mapping was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "invalid port mapping {text:?}: expected [HOST_IP:]HOST_PORT:PORT[/tcp|/udp] with ports 1-65535"
+    "invalid port mapping {text:?}: expected [HOST_IP:]HOST_PORT:PORT[/tcp|/udp] with ports \
+     1-65535 and an IPv4 HOST_IP (ports are published over IPv4 only)"
 )]
 pub struct PortMappingError {
     /// The rejected text.

@@ -139,6 +139,15 @@ pub enum ProfileError {
         /// The string.
         name: String,
     },
+    /// An `includes`/`excludes` architecture is not a name Docker or Go use (`amd64`, `x86`,
+    /// `arm64`, `s390x`, ...): a misspelt one would silently never match.
+    #[error("syscalls[{index}]: unknown architecture {name:?} in includes/excludes")]
+    BadFilterArch {
+        /// Index in `syscalls`.
+        index: usize,
+        /// The string.
+        name: String,
+    },
     /// A capability name is not one of the `CAP_*` names.
     #[error("syscalls[{index}]: unknown capability {name:?}")]
     BadCapability {

@@ -281,6 +281,35 @@ pub struct ProfileRule {
     pub excludes: ContextFilter,
 }
 
+/// Architecture names a profile's `includes`/`excludes` may use: Docker's and Go's
+/// (`GOARCH`), also for architectures this crate does not compile for.
+const FILTER_ARCH_NAMES: &[&str] = &[
+    "386",
+    "x86",
+    "amd64",
+    "x32",
+    "arm",
+    "arm64",
+    "loong64",
+    "mips",
+    "mipsle",
+    "mips64",
+    "mips64le",
+    "mips64n32",
+    "mips64n32le",
+    "mipsn32",
+    "ppc",
+    "ppc64",
+    "ppc64le",
+    "riscv64",
+    "s390",
+    "s390x",
+    "parisc",
+    "parisc64",
+    "sparc",
+    "sparc64",
+];
+
 impl ProfileRule {
     /// Whether the rule applies in `ctx`.
     pub fn applies(&self, ctx: &ProfileContext) -> bool {
@@ -525,6 +554,17 @@ impl Profile {
             }
             let ctx_filter = |f: Option<RawFilter>| -> Result<ContextFilter, ProfileError> {
                 let f = f.unwrap_or_default();
+                if let Some(bad) = f
+                    .arches
+                    .iter()
+                    .flatten()
+                    .find(|a| !FILTER_ARCH_NAMES.contains(&a.as_str()))
+                {
+                    return Err(ProfileError::BadFilterArch {
+                        index,
+                        name: bad.clone(),
+                    });
+                }
                 let mut caps = 0u64;
                 for c in f.caps.unwrap_or_default() {
                     let bit =

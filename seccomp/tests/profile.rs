@@ -253,6 +253,14 @@ fn bad_profiles_name_the_entry() {
     );
 
     let e = err(
+        r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW","excludes":{"arches":["amd64","foo"]}}]}"#,
+    );
+    assert_eq!(
+        e.to_string(),
+        r#"syscalls[0]: unknown architecture "foo" in includes/excludes"#
+    );
+
+    let e = err(
         r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW","includes":{"minKernel":"four"}}]}"#,
     );
     assert_eq!(

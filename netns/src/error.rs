@@ -31,6 +31,8 @@ pub enum Op {
     SetMac,
     /// `RTM_SETLINK` with `IFLA_IFNAME`.
     Rename,
+    /// `RTM_SETLINK` with `IFLA_IFALIAS`.
+    SetAlias,
     /// `RTM_SETLINK` with `IFLA_NET_NS_FD`.
     MoveToNetns,
     /// `RTM_DELLINK`.
@@ -67,6 +69,7 @@ impl fmt::Display for Op {
             Op::SetMtu => "set MTU of",
             Op::SetMac => "set MAC address of",
             Op::Rename => "rename",
+            Op::SetAlias => "set the alias of",
             Op::MoveToNetns => "move to another network namespace",
             Op::DeleteLink => "delete link",
             Op::AddAddress => "add address",

@@ -751,6 +751,12 @@ impl Network {
         &self.state_dir
     }
 
+    /// The alias on the host side of this network's veth pairs: only interfaces carrying it
+    /// are ever deleted as leftovers.
+    fn link_mark(&self) -> String {
+        format!("hutch network {}", self.name)
+    }
+
     fn chain_prefix(&self, addr: Ipv4Addr) -> String {
         format!("{}-{addr}-", self.name)
     }
@@ -1061,13 +1067,21 @@ impl Network {
             }
             .into());
         };
-        att.host_ifname = host_ifname(v4);
         let mut host = RtHandle::open_in(&self.host)?;
-        // A crash may have left this address's interface or rules behind.
-        host.delete_link_by_name(&att.host_ifname)?;
+        // A crash may have left this address's interface or rules behind: an interface of
+        // that name is removed only when it carries this network's mark.
+        let name = host_ifname(v4);
+        if let Some(old) = host.find_link(&name)?
+            && old.alias.as_deref() == Some(self.link_mark().as_str())
+        {
+            host.delete_link_by_name(&name)?;
+        }
         att.delete_chains(&mut NftHandle::open_in(&self.host)?)?;
         let bridge = host.link_by_name(&self.bridge)?.index;
-        let vh = host.add_veth(&att.host_ifname, &att.ifname, Some(container))?;
+        let vh = host.add_veth(&name, &att.ifname, Some(container))?;
+        // Ours from now on (teardown deletes it by name).
+        att.host_ifname = name;
+        host.set_alias(vh, &self.link_mark())?;
         host.set_master(vh, Some(bridge))?;
         host.set_up(vh)?;
 
@@ -1260,6 +1274,7 @@ impl Network {
                 continue;
             };
             let ours = self.subnet.contains(addr.into())
+                && link.alias.as_deref() == Some(self.link_mark().as_str())
                 && (bridge.is_some() && link.master == bridge || link.master.is_none());
             if ours && !live.contains(&IpAddr::V4(addr)) && rt.delete_link_by_name(&link.name)? {
                 report.links.push(link.name);

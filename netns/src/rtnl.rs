@@ -43,6 +43,8 @@ pub struct Link {
     pub flags: u32,
     /// The index of the master (bridge) device, if enslaved.
     pub master: Option<u32>,
+    /// The alias (`IFLA_IFALIAS`, `ip link set NAME alias TEXT`), if set.
+    pub alias: Option<String>,
 }
 
 impl Link {
@@ -60,6 +62,7 @@ impl Link {
             mac: None,
             flags: msg.header.flags.bits(),
             master: None,
+            alias: None,
         };
         for attr in &msg.attributes {
             match attr {
@@ -67,6 +70,7 @@ impl Link {
                 LinkAttribute::Mtu(mtu) => link.mtu = Some(*mtu),
                 LinkAttribute::Address(mac) => link.mac = <[u8; 6]>::try_from(&mac[..]).ok(),
                 LinkAttribute::Controller(master) => link.master = Some(*master),
+                LinkAttribute::IfAlias(alias) => link.alias = Some(alias.clone()),
                 LinkAttribute::LinkInfo(infos) => {
                     for info in infos {
                         if let LinkInfo::Kind(kind) = info {
@@ -502,6 +506,16 @@ impl RtHandle {
     pub fn set_mtu(&mut self, index: u32, mtu: u32) -> Result<(), NetlinkError> {
         self.set_link(Op::SetMtu, index, |m| {
             m.attributes.push(LinkAttribute::Mtu(mtu))
+        })
+    }
+
+    /// Sets the alias of link `index` (`IFLA_IFALIAS`, at most 255 bytes).
+    ///
+    /// # Errors
+    /// [`NetlinkError::Kernel`] with [`Op::SetAlias`].
+    pub fn set_alias(&mut self, index: u32, alias: &str) -> Result<(), NetlinkError> {
+        self.set_link(Op::SetAlias, index, |m| {
+            m.attributes.push(LinkAttribute::IfAlias(alias.to_owned()))
         })
     }
 

@@ -483,6 +483,27 @@ fn crash_of_the_owner_is_cleaned_up() {
     let again = net.attach(&c.ns, &AttachOptions::new()).unwrap();
     assert_eq!(again.address().to_string(), "10.94.0.2/24");
     drop(again);
+    // An interface of the host that merely has the name hutch would give 10.94.0.2's host
+    // side (no mark): neither attaching nor the cleanup removes it; attaching fails instead.
+    lab.host.sh(&[
+        "ip",
+        "link",
+        "add",
+        "vh0a5e0002",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "theirs0",
+    ]);
+    let err = net
+        .attach(&c.ns, &AttachOptions::new())
+        .expect_err("the name is taken by an interface of someone else");
+    assert!(err.to_string().contains("vh0a5e0002"), "{err}");
+    assert!(net.cleanup_stale().unwrap().links.is_empty());
+    let links = lab.host.link_names();
+    assert!(links.contains(&"vh0a5e0002".to_owned()), "{links:?}");
+    lab.host.sh(&["ip", "link", "del", "vh0a5e0002"]);
     net.remove().unwrap();
     lab.assert_clean();
 }

@@ -42,7 +42,8 @@ pub(super) fn sysctl_items(uid: u32, s: &Sysctls, user: bool) -> Vec<Item> {
         Some(0) => Item::new(
             Id::MaxUserNamespaces,
             State::Missing,
-            "0: nobody, not even root, may create user namespaces",
+            "0: nobody in this user namespace, not even root, may create user namespaces (the \
+             limit is per user namespace: a parent's may be higher)",
         )
         .fix(FIX_MAX_USER),
         Some(n) => Item::new(

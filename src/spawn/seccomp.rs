@@ -1,8 +1,8 @@
 //! The seccomp layer, parent side: the compiled program the child installs last before exec.
 //!
 //! Docker's default profile is compiled once per process per capability set (by
-//! hutch-seccomp, cached); a profile or filter of the caller's is compiled at each spawn
-//! (tens of microseconds).
+//! hutch-seccomp, cached); a profile or filter of the caller's once per process per container
+//! configuration and capability set (the last 16 kept).
 
 use std::sync::Arc;
 
@@ -45,14 +45,18 @@ pub(crate) fn prepare(
         SeccompSetting::Unconfined => None,
         SeccompSetting::DockerDefault => Some(docker_default_program(caps).map_err(err)?),
         SeccompSetting::Profile(profile) => {
-            let ctx = ProfileContext::current(caps).map_err(err)?;
-            Some(Arc::new(profile.compile(&ctx).map_err(err)?))
+            Some(cached(Source::Profile(profile.clone()), caps, || {
+                let ctx = ProfileContext::current(caps).map_err(err)?;
+                profile.compile(&ctx).map_err(err)
+            })?)
         }
-        SeccompSetting::Filter(filter) => Some(Arc::new(
-            filter
-                .compile(hutch_seccomp::Arch::native_family())
-                .map_err(|e| SpawnError::SeccompFilter(Box::new(e)))?,
-        )),
+        SeccompSetting::Filter(filter) => {
+            Some(cached(Source::Filter(filter.clone()), caps, || {
+                filter
+                    .compile(hutch_seccomp::Arch::native_family())
+                    .map_err(|e| SpawnError::SeccompFilter(Box::new(e)))
+            })?)
+        }
     };
     if !c.seccomp_listener && program.as_ref().is_some_and(|p| p.uses_user_notif()) {
         return Err(SpawnError::SeccompNotifyWithoutListener);
@@ -62,6 +66,55 @@ pub(crate) fn prepare(
         _ => hutch_seccomp::InstallFlags::EMPTY,
     };
     Ok((program, flags))
+}
+
+/// A caller's profile or filter, by identity: every command of a container shares its `Arc`.
+enum Source {
+    Profile(Arc<hutch_seccomp::profile::Profile>),
+    Filter(Arc<hutch_seccomp::Filter>),
+}
+
+impl Source {
+    fn same(&self, other: &Source) -> bool {
+        match (self, other) {
+            (Source::Profile(a), Source::Profile(b)) => Arc::ptr_eq(a, b),
+            (Source::Filter(a), Source::Filter(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+/// The program of `source` for capability set `caps`, compiled once per process (the last
+/// few kept) instead of at every spawn. The cache holds the source, so an entry's identity
+/// is never reused by another profile.
+fn cached(
+    source: Source,
+    caps: u64,
+    compile: impl FnOnce() -> Result<Program, SpawnError>,
+) -> Result<Arc<Program>, SpawnError> {
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+    const KEEP: usize = 16;
+    type Entry = (Source, u64, Arc<Program>);
+    static CACHE: Mutex<VecDeque<Entry>> = Mutex::new(VecDeque::new());
+    let lookup = || {
+        CACHE
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|(s, c, _)| *c == caps && s.same(&source))
+            .map(|(_, _, p)| p.clone())
+    };
+    if let Some(p) = lookup() {
+        return Ok(p);
+    }
+    let program = Arc::new(compile()?);
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.len() == KEEP {
+        cache.pop_front();
+    }
+    cache.push_back((source, caps, program.clone()));
+    Ok(program)
 }
 
 /// The parent's end of the listener's way back while the container is set up: the socket the

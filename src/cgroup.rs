@@ -174,24 +174,30 @@ fn enable_accounting(parent: &Cgroup) {
     }
 }
 
-/// A name no other spawn uses, now or in the future: `hutch-PID-START-N` (also used for the
-/// containers' network file directories).
+/// A name no other spawn uses, now or in the future: `hutch-PID-START-PIDNS-N` (the
+/// spawner's pid, its start time, the inode of its pid namespace, a counter), also used for
+/// the containers' network file directories.
 pub(crate) fn unique_name() -> OsString {
     static N: AtomicU64 = AtomicU64::new(0);
+    let (start, pidns) = own_identity();
     format!(
-        "hutch-{}-{}-{}",
+        "hutch-{}-{start}-{pidns}-{}",
         std::process::id(),
-        own_start_time(),
         N.fetch_add(1, Ordering::Relaxed)
     )
     .into()
 }
 
-/// This process's start time (clock ticks after boot, `/proc/self/stat` field 22), read
-/// once: with the pid, it names the process for good, even across pid reuse.
-fn own_start_time() -> u64 {
-    static START: OnceLock<u64> = OnceLock::new();
-    *START.get_or_init(|| start_time_of("self").unwrap_or(0))
+/// This process's start time (clock ticks after boot, `/proc/self/stat` field 22) and the
+/// inode of its pid namespace, read once: with the pid, they name the process for good.
+fn own_identity() -> (u64, u64) {
+    static ID: OnceLock<(u64, u64)> = OnceLock::new();
+    *ID.get_or_init(|| {
+        (
+            start_time_of("self").unwrap_or(0),
+            pid_namespace_of("self").unwrap_or(0),
+        )
+    })
 }
 
 /// Field 22 of `/proc/PID/stat` (after the parenthesised command name, which may hold
@@ -202,24 +208,40 @@ fn start_time_of(pid: &str) -> Option<u64> {
     rest.split(' ').nth(19)?.parse().ok()
 }
 
-/// Whether the spawner that named a cgroup `hutch-PID-START-N` (or `hutch-PID-N`, the older
-/// form) is still running: the pid exists and, where the name has one, started then.
+/// The inode of the pid namespace of `/proc/PID`.
+fn pid_namespace_of(pid: &str) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/{pid}/ns/pid"))
+        .ok()
+        .map(|m| m.ino())
+}
+
+/// Whether the spawner that named a cgroup `hutch-PID-START-PIDNS-N` (or `hutch-PID-N`, the
+/// older form) is still running. `None` when this process cannot tell: the name is not
+/// hutch's, or the spawner lived in another pid namespace (its pid means nothing here).
 pub(crate) fn owner_alive(name: &str) -> Option<bool> {
     let rest = name.strip_prefix("hutch-")?;
     let parts: Vec<&str> = rest.split('-').collect();
     let pid: u32 = parts.first()?.parse().ok()?;
-    let start: Option<u64> = match parts.len() {
-        3 => Some(parts[1].parse().ok()?),
-        2 => None,
-        _ => return None,
-    };
-    if pid == std::process::id() {
-        return Some(start.is_none_or(|s| s == own_start_time()));
+    let (own_start, own_pidns) = own_identity();
+    match parts[..] {
+        [_, start, pidns, n] => {
+            let (start, pidns): (u64, u64) = (start.parse().ok()?, pidns.parse().ok()?);
+            n.parse::<u64>().ok()?;
+            if pidns != own_pidns || own_pidns == 0 {
+                return None;
+            }
+            if pid == std::process::id() {
+                return Some(start == own_start);
+            }
+            Some(start_time_of(&pid.to_string()) == Some(start))
+        }
+        [_, n] => {
+            n.parse::<u64>().ok()?;
+            Some(pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists())
+        }
+        _ => None,
     }
-    Some(match start {
-        Some(s) => start_time_of(&pid.to_string()) == Some(s),
-        None => Path::new(&format!("/proc/{pid}")).exists(),
-    })
 }
 
 /// Creates the container's cgroup and applies its limits, before the clone.
@@ -384,7 +406,11 @@ fn remove_stale(parent: &Cgroup) {
         if name.to_str().and_then(owner_alive) != Some(false) {
             continue;
         }
-        if let Ok(cg) = Cgroup::open(e.path()) {
+        // Only an empty one: a container still running there (its spawner died without
+        // die_with_parent) is never killed by another spawner's sweep.
+        if let Ok(cg) = Cgroup::open(e.path())
+            && cg.events().is_ok_and(|ev| !ev.populated)
+        {
             let _ = cg.remove();
         }
     }
@@ -487,33 +513,49 @@ mod tests {
     use super::*;
 
     #[test]
-    fn owners_are_named_by_pid_and_start_time() {
+    fn owners_are_named_by_pid_start_time_and_pid_namespace() {
         let me = std::process::id();
-        let start = own_start_time();
-        assert!(start > 0);
-        assert_eq!(owner_alive(&format!("hutch-{me}-{start}-3")), Some(true));
+        let (start, ns) = own_identity();
+        assert!(start > 0 && ns > 0);
+        assert_eq!(
+            owner_alive(&format!("hutch-{me}-{start}-{ns}-3")),
+            Some(true)
+        );
+        assert!(
+            unique_name()
+                .to_str()
+                .is_some_and(|n| owner_alive(n) == Some(true))
+        );
         // Our pid, another start time: a process before us that had our pid.
         assert_eq!(
-            owner_alive(&format!("hutch-{me}-{}-0", start + 1)),
+            owner_alive(&format!("hutch-{me}-{}-{ns}-0", start + 1)),
             Some(false)
         );
-        // pid 1 lives, but did not start at tick 1 (it did at its own time).
+        // pid 1 lives, but did not start at another tick than its own.
         let init = start_time_of("1").unwrap();
-        assert_eq!(owner_alive(&format!("hutch-1-{init}-0")), Some(true));
-        assert_eq!(owner_alive(&format!("hutch-1-{}-0", init + 7)), Some(false));
+        assert_eq!(owner_alive(&format!("hutch-1-{init}-{ns}-0")), Some(true));
+        assert_eq!(
+            owner_alive(&format!("hutch-1-{}-{ns}-0", init + 7)),
+            Some(false)
+        );
+        // A spawner of another pid namespace: not ours to judge.
+        assert_eq!(
+            owner_alive(&format!("hutch-1-{}-{}-0", init + 7, ns + 1)),
+            None
+        );
         // The older form: the pid alone.
         assert_eq!(owner_alive("hutch-1-0"), Some(true));
         assert_eq!(owner_alive(&format!("hutch-{}-0", u32::MAX)), Some(false));
         // Not ours to judge.
         assert_eq!(owner_alive("user.slice"), None);
         assert_eq!(owner_alive("hutch-x-1"), None);
-        assert_eq!(owner_alive("hutch-1-2-3-4"), None);
+        assert_eq!(owner_alive("hutch-1-2-3"), None);
     }
 
     #[test]
     fn the_start_time_survives_spaces_and_parentheses_in_the_name() {
         // Our own stat, whatever the test binary is called.
-        assert_eq!(start_time_of("self"), Some(own_start_time()));
+        assert_eq!(start_time_of("self"), Some(own_identity().0));
         assert_eq!(start_time_of("no-such-pid"), None);
     }
 }

@@ -461,7 +461,10 @@ impl Container {
     /// the spawn itself with "continue": the program has not started yet, and nobody else holds
     /// the listener. The supervisor sees everything from the program's start on. With an init,
     /// the filter is installed before the init forks, so the init shares it and its listener
-    /// (the init's own calls, e.g. `wait4`, are notified too when the filter says so). Without
+    /// (the init's own calls, e.g. `wait4`, are notified too when the filter says so). A filter
+    /// installed early (this case, or [`no_new_privs(false)`](Container::no_new_privs)) also
+    /// sees the rest of the setup's calls (`capset`, `prctl`, `setresuid`, `ppoll`, ...) and
+    /// must allow them, as Docker's profile does. Without
     /// a filter (`seccomp_unconfined`, `privileged`, `Container::host`) asking for a listener
     /// is an error at spawn.
     ///
@@ -763,7 +766,9 @@ impl Container {
     /// `/run/docker.sock`, containerd, systemd's private socket, the system D-Bus or
     /// `/run/initctl` as host root. The private `/run` hides them (and `/var/run`, a link to
     /// it). When the host's `/etc/resolv.conf` is a link into `/run` (systemd-resolved's
-    /// stub), its target file is bound read-only at the same place, so names still resolve.
+    /// stub), its target file is bound read-only at the same place, so names still resolve;
+    /// so are NixOS's `/run/current-system`, `/run/booted-system`, `/run/wrappers` and
+    /// `/run/opengl-driver` where they exist (its `PATH` and `/etc` go through them).
     /// Sockets and FIFOs elsewhere in the host's tree stay reachable by root; a user
     /// namespace ([`user_namespace`](Container::user_namespace)) makes them inaccessible
     /// unless their mode lets anyone in.

@@ -494,10 +494,18 @@ fn cgroups_of_dead_spawners_are_removed_even_with_our_pid() {
     let me = std::process::id();
     // Our pid with another start time (tick 1: nobody but init starts that early), and a
     // pid that cannot exist.
+    let ns = {
+        use std::os::unix::fs::MetadataExt;
+        fs::metadata("/proc/self/ns/pid").unwrap().ino()
+    };
     let stale = [
-        parent.0.join(format!("hutch-{me}-1-0")),
-        parent.0.join(format!("hutch-{}-7-0", u32::MAX)),
+        parent.0.join(format!("hutch-{me}-1-{ns}-0")),
+        parent.0.join(format!("hutch-{}-7-{ns}-0", u32::MAX)),
     ];
+    // A spawner of another pid namespace, and a dead spawner's container still running:
+    // neither is touched.
+    let foreign = parent.0.join(format!("hutch-{}-7-{}-0", u32::MAX, ns + 1));
+    fs::create_dir(&foreign).unwrap();
     for d in &stale {
         fs::create_dir(d).unwrap();
     }
@@ -507,4 +515,6 @@ fn cgroups_of_dead_spawners_are_removed_even_with_our_pid() {
     for d in &stale {
         assert!(!d.exists(), "{}", d.display());
     }
+    assert!(foreign.exists());
+    fs::remove_dir(&foreign).unwrap();
 }

@@ -743,3 +743,26 @@ fn profile_install_flags_are_passed_to_the_kernel() {
         "{err:?}"
     );
 }
+
+/// A relative Landlock path is the caller's (resolved against its working directory): inside
+/// it never names the container's `/` (the child's working directory).
+#[test]
+fn a_relative_landlock_path_is_not_the_containers_root() {
+    let _g = shared();
+    let mut rules = hutch::Landlock::new();
+    rules
+        .read_only("/usr")
+        .read_only("/lib")
+        .read_only("/lib64")
+        .read_only("/bin")
+        .read_write(".");
+    let mut c = Container::new();
+    c.landlock(rules);
+    let out = c
+        .command("/bin/sh")
+        .args(["-c", "touch /tmp/x 2>&1 || echo denied"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("denied"), "{text}");
+}

@@ -217,6 +217,26 @@ impl Ipam {
     /// [`IpamError::Io`] naming the directory or lock file.
     #[doc(alias = "flock")]
     pub fn lock(&self) -> Result<IpamLock<'_>, IpamError> {
+        // A transient network's state is removed under this lock by its last container: a
+        // lock taken meanwhile on the removed file locks nothing. Take it again then.
+        loop {
+            let lock = self.lock_once()?;
+            use std::os::unix::fs::MetadataExt;
+            let held = lock._file.metadata().ok();
+            let now = fs::metadata(self.dir.join(".lock")).ok();
+            match (held, now) {
+                // Cannot tell: keep it.
+                (None, _) => return Ok(lock),
+                (Some(h), Some(n)) if h.nlink() > 0 && h.ino() == n.ino() && h.dev() == n.dev() => {
+                    return Ok(lock);
+                }
+                // Removed (or replaced) while we waited for it.
+                _ => continue,
+            }
+        }
+    }
+
+    fn lock_once(&self) -> Result<IpamLock<'_>, IpamError> {
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)

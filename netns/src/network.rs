@@ -751,8 +751,8 @@ impl Network {
         &self.state_dir
     }
 
-    /// The alias on the host side of this network's veth pairs: only interfaces carrying it
-    /// are ever deleted as leftovers.
+    /// The alias on the host side of this network's veth pairs: only interfaces carrying it,
+    /// or enslaved to the network's bridge, are ever deleted as leftovers.
     fn link_mark(&self) -> String {
         format!("hutch network {}", self.name)
     }
@@ -1071,13 +1071,14 @@ impl Network {
         // A crash may have left this address's interface or rules behind: an interface of
         // that name is removed only when it carries this network's mark.
         let name = host_ifname(v4);
+        let bridge = host.link_by_name(&self.bridge)?.index;
         if let Some(old) = host.find_link(&name)?
-            && old.alias.as_deref() == Some(self.link_mark().as_str())
+            && (old.alias.as_deref() == Some(self.link_mark().as_str())
+                || old.master == Some(bridge))
         {
             host.delete_link_by_name(&name)?;
         }
         att.delete_chains(&mut NftHandle::open_in(&self.host)?)?;
-        let bridge = host.link_by_name(&self.bridge)?.index;
         let vh = host.add_veth(&name, &att.ifname, Some(container))?;
         // Ours from now on (teardown deletes it by name).
         att.host_ifname = name;
@@ -1273,9 +1274,11 @@ impl Network {
             let Some(addr) = addr_from_host_ifname(&link.name) else {
                 continue;
             };
-            let ours = self.subnet.contains(addr.into())
-                && link.alias.as_deref() == Some(self.link_mark().as_str())
-                && (bridge.is_some() && link.master == bridge || link.master.is_none());
+            // Marked by this network, or (from before the marks) enslaved to its bridge.
+            let marked = link.alias.as_deref() == Some(self.link_mark().as_str());
+            let on_bridge = bridge.is_some() && link.master == bridge;
+            let ours =
+                self.subnet.contains(addr.into()) && (on_bridge || marked && link.master.is_none());
             if ours && !live.contains(&IpAddr::V4(addr)) && rt.delete_link_by_name(&link.name)? {
                 report.links.push(link.name);
             }

@@ -19,7 +19,9 @@
 //!   allows the container's `/tmp`;
 //! * a bind mount shows the same inodes at another place: a rule on the host directory
 //!   `/srv/data` applies to it inside at, say, `/data`, and so does a rule on `/data`;
-//! * a path that exists only on one side is a rule on that side only.
+//! * a path that exists only on one side is a rule on that side only; inside, only absolute
+//!   paths count, and no symbolic link is followed (`openat2` with `RESOLVE_NO_SYMLINKS`), so
+//!   nothing in the container's tree can point a rule elsewhere.
 //!
 //! To decide an access, the kernel walks from the file up to the root of the mount namespace,
 //! crossing mount points, and checks every directory on the way against the rules; a mount
@@ -394,9 +396,10 @@ impl PreparedLandlock {
     /// Child side: enforces the ruleset on the calling thread (and so on the program it
     /// execs). Makes raw system calls only and does not allocate.
     ///
-    /// Each rule path is first opened again as the child sees it after its mounts, and added
-    /// when it names another inode there (the container's private `/tmp`, its `/dev`, a tmpfs
-    /// of its own); a path missing inside is skipped (its host rule stands).
+    /// Each absolute rule path is first opened again as the child sees it after its mounts
+    /// (without following symbolic links), and added when it names another inode there (the
+    /// container's private `/tmp`, its `/dev`, a tmpfs of its own); a path missing inside, or
+    /// through a link, is skipped (its rule on the caller's side stands).
     ///
     /// `landlock_restrict_self` needs `no_new_privs` or `CAP_SYS_ADMIN`: when it fails with
     /// `EPERM`, `no_new_privs` is set and the call retried only if `may_set_no_new_privs`
@@ -508,7 +511,11 @@ pub(crate) fn prepare(config: &Landlock, floor: RawFd) -> Result<PreparedLandloc
             PathAccess::ReadOnly => read,
             PathAccess::ReadWrite => all,
         };
-        if let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) {
+        // Inside, only an absolute path names what the program sees: a relative one would
+        // resolve against the child's working directory, not the caller's.
+        if path.is_absolute()
+            && let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+        {
             inside.push((c, rights.bits(), (rights & file_rights).bits()));
         }
         if !is_dir {
@@ -675,6 +682,17 @@ mod sys {
         unsafe { libc::syscall(libc::SYS_landlock_restrict_self, fd, 0u32) }
     }
 
+    /// `struct open_how` of `openat2(2)` (Linux 5.6).
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+
+    /// `RESOLVE_NO_SYMLINKS`.
+    const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+
     /// `struct landlock_path_beneath_attr` (packed).
     #[repr(C, packed)]
     struct PathBeneathAttr {
@@ -694,13 +712,22 @@ mod sys {
         dir_rights: u64,
         file_rights: u64,
     ) -> Result<(), i32> {
-        // SAFETY: open with a NUL-terminated path and flags.
+        // No symbolic link is followed (`RESOLVE_NO_SYMLINKS`): a link in the container's tree
+        // (a rootfs, or one planted before an `exec`) must not point a rule elsewhere. A path
+        // through a link keeps only its rule on the caller's side.
+        let how = OpenHow {
+            flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
+            mode: 0,
+            resolve: RESOLVE_NO_SYMLINKS,
+        };
+        // SAFETY: openat2 with a NUL-terminated path and an open_how struct on our stack.
         let fd = unsafe {
             libc::syscall(
-                libc::SYS_openat,
+                libc::SYS_openat2,
                 libc::AT_FDCWD,
                 path.as_ptr(),
-                libc::O_PATH | libc::O_CLOEXEC,
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
             )
         } as libc::c_int;
         if fd < 0 {

@@ -60,15 +60,39 @@ pub(crate) fn finish(
         .flatten();
     let early_pidfd = progress.joined().map(sys::pidfd_open);
     progress.open_gate();
+    // From here on the process may exec (its exit signal is SIGCHLD again then, and a caller
+    // that ignores SIGCHLD has it reaped by the kernel): end it through its pidfd, never by a
+    // pid that may have been reused. Returns its raw status, reaped at most once.
+    let mut reaped: Option<i32> = None;
+    let mut end_it = |kill: bool| -> i32 {
+        if let Some(raw) = reaped {
+            return raw;
+        }
+        let raw = match (&early_pidfd, progress.joined()) {
+            (Some(Ok(fd)), _) => {
+                if kill {
+                    let _ = sys::pidfd_send_signal(fd.as_fd(), libc::SIGKILL);
+                }
+                sys::waitid_pidfd(fd.as_fd(), false)
+                    .ok()
+                    .flatten()
+                    .unwrap_or(0)
+            }
+            // No pidfd: it was still blocked at the gate, an unreaped child of ours whose pid
+            // cannot have been reused.
+            (_, Some(pid)) if kill => sys::kill_and_reap_child(pid),
+            (_, Some(pid)) => sys::reap_child(pid),
+            (_, None) => 0,
+        };
+        reaped = Some(raw);
+        raw
+    };
     let mut error: Option<SpawnError> = None;
     if let Some(l) = listener
         && let Err(e) = l.serve_until(report.as_fd())
     {
         error = Some(e);
-        if let Some(pid) = progress.joined() {
-            // Still an unreaped child of ours, blocked or not: it cannot have been recycled.
-            sys::kill_and_reap_child(pid);
-        }
+        end_it(true);
     }
     loop {
         match sys::read_record(report.as_fd()) {
@@ -80,9 +104,7 @@ pub(crate) fn finish(
             }
             Err(source) => {
                 abandon(intermediate.as_fd());
-                if let Some(pid) = progress.joined() {
-                    sys::kill_and_reap_child(pid);
-                }
+                end_it(true);
                 return Err(SpawnError::Parent {
                     op: "reading the child's report",
                     source,
@@ -91,9 +113,9 @@ pub(crate) fn finish(
         }
     }
     match (error, progress.joined()) {
-        (Some(e), Some(pid)) => {
+        (Some(e), Some(_)) => {
             // It reported its failure and exits by itself.
-            sys::reap_child(pid);
+            end_it(false);
             Err(e)
         }
         (Some(e), None) => Err(e),
@@ -103,24 +125,27 @@ pub(crate) fn finish(
             status: ExitStatus::from_raw(intermediate_status.unwrap_or(0)),
         }),
         // The program's process died before its exec, without a word.
-        (None, Some(pid)) if progress.step(1) != sys::step::EXEC => {
-            let raw = sys::kill_and_reap_child(pid);
+        (None, Some(_)) if progress.step(1) != sys::step::EXEC => {
+            let raw = end_it(true);
             Err(SpawnError::ChildDied {
                 step: Step::from_code(progress.step(1)),
                 status: ExitStatus::from_raw(raw),
             })
         }
-        (None, Some(pid)) => {
-            match early_pidfd.unwrap_or_else(|| Err(io::Error::from_raw_os_error(libc::ESRCH))) {
-                Ok(fd) => Ok((Pid::new(pid).expect("the kernel stores a positive pid"), fd)),
-                Err(source) => {
-                    sys::kill_and_reap_child(pid);
-                    Err(SpawnError::Parent {
-                        op: "pidfd_open",
-                        source,
-                    })
-                }
+        (None, Some(pid)) => match early_pidfd {
+            Some(Ok(fd)) => Ok((Pid::new(pid).expect("the kernel stores a positive pid"), fd)),
+            Some(Err(source)) => {
+                sys::kill_and_reap_child(pid);
+                Err(SpawnError::Parent {
+                    op: "pidfd_open",
+                    source,
+                })
             }
-        }
+            // The kernel stored the pid before the intermediate ended, and we read it after.
+            None => Err(SpawnError::Parent {
+                op: "pidfd_open",
+                source: io::Error::from_raw_os_error(libc::ESRCH),
+            }),
+        },
     }
 }

@@ -33,7 +33,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use hutch_ns::mount::{MountFailure, MountPlan, MountStep, PreparedMounts};
@@ -79,6 +79,15 @@ fn uts_name(
     }
     program::cstring(what, name).map(Some)
 }
+
+/// The directories of `/run` through which NixOS reaches its system, bound into the private
+/// `/run` when they exist.
+const NIXOS_RUN_DIRS: [&str; 4] = [
+    "/run/current-system",
+    "/run/booted-system",
+    "/run/wrappers",
+    "/run/opengl-driver",
+];
 
 /// The mount plan a spawn applies: the hardened defaults for the tree, then the user's plan.
 ///
@@ -153,6 +162,15 @@ fn mount_plan(
             && target.is_file()
         {
             plan.bind_ro(&target, &target);
+        }
+        // NixOS reaches its whole system through /run (PATH, /etc's links, setuid wrappers):
+        // keep those, read-only. They hold no sockets.
+        if c.rootfs.is_none() {
+            for dir in NIXOS_RUN_DIRS {
+                if Path::new(dir).is_dir() {
+                    plan.bind_ro(dir, dir);
+                }
+            }
         }
     }
     // The container's own /etc/hosts and /etc/resolv.conf, before the user's mounts so that
@@ -467,13 +485,12 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     trace.step("cgroup");
     // Every child holds the death signal during its setup, so that a caller killed meanwhile
     // takes it along (it has no `Child` to end it with); it stays past the exec only with
-    // `die_with_parent`.
-    let parent_pidfd = if !joining {
+    // `die_with_parent`. A process exec'd into a container watches the same pidfd while it
+    // waits at its gate.
+    let parent_pidfd = {
         let fd =
             sys::pidfd_open(std::process::id() as libc::pid_t).map_err(parent("pidfd_open"))?;
         Some(sys::at_least(fd, floor).map_err(parent("dup"))?)
-    } else {
-        None
     };
 
     // Made before the clone, so that nothing can fail once the process runs.

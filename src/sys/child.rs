@@ -372,8 +372,37 @@ fn fail(p: &Prepared, step: u32, index: u32) -> ! {
 
 /// Records that the child is about to do `step` (slot 0: this process; slot 1: the program's
 /// own process under an init or after a join).
-/// Waits until the parent has opened the gate ([`Progress::gate`]). A process whose parent has
-/// gone meanwhile (it is reparented: `getppid` changes) ends.
+/// Whether the caller's pidfd (kept as the death signal's witness) says it has ended.
+fn caller_gone(p: &Prepared) -> bool {
+    let Some(fd) = p.death_signal else {
+        return false;
+    };
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let zero = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ppoll on one valid pollfd with a zero timeout and no mask.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_ppoll,
+            &mut pfd as *mut libc::pollfd,
+            1usize,
+            &zero as *const libc::timespec,
+            std::ptr::null::<u64>(),
+            8usize,
+        )
+    };
+    r == 1
+}
+
+/// Waits until the parent has opened the gate ([`Progress::gate`]). A process whose caller has
+/// gone meanwhile (its pidfd is readable, or it is reparented: `getppid` changes; inside a
+/// joined pid namespace `getppid` stays 0) ends.
 fn wait_gate(p: &Prepared) {
     // SAFETY: as in `reach`.
     let gate = unsafe { &(*p.progress).gate };
@@ -396,7 +425,7 @@ fn wait_gate(p: &Prepared) {
             )
         };
         // SAFETY: as above.
-        if unsafe { libc::syscall(libc::SYS_getppid) } != parent {
+        if unsafe { libc::syscall(libc::SYS_getppid) } != parent || caller_gone(p) {
             exit(1);
         }
     }
@@ -757,36 +786,16 @@ fn clear_death_signal(p: &Prepared, slot: usize) {
 }
 
 fn set_death_signal(p: &Prepared) {
-    let Some(parent) = p.death_signal else {
+    if p.death_signal.is_none() {
         return;
-    };
+    }
     reach(p, 0, step::DEATH_SIGNAL);
     if sys_prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) == -1 {
         fail(p, step::DEATH_SIGNAL, 0);
     }
     // The parent may have died before the prctl: then no signal will ever come. Its pidfd is
     // readable once it has exited.
-    let mut pfd = libc::pollfd {
-        fd: parent,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let zero = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: ppoll on one valid pollfd with a zero timeout and no mask.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_ppoll,
-            &mut pfd as *mut libc::pollfd,
-            1usize,
-            &zero as *const libc::timespec,
-            std::ptr::null::<u64>(),
-            8usize,
-        )
-    };
-    if r == 1 {
+    if caller_gone(p) {
         exit(128 + libc::SIGKILL);
     }
 }

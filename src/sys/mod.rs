@@ -597,7 +597,12 @@ fn reaped_status(pidfd: BorrowedFd<'_>) -> io::Result<c_int> {
         }
         let e = io::Error::last_os_error();
         // ENOTTY/EINVAL: a kernel before 6.15, which keeps no status.
-        let unsupported = r == -1 && matches!(e.raw_os_error(), Some(libc::ENOTTY | libc::EINVAL));
+        // ESRCH: 6.13 and 6.14 have PIDFD_GET_INFO but not PIDFD_INFO_EXIT.
+        let unsupported = r == -1
+            && matches!(
+                e.raw_os_error(),
+                Some(libc::ENOTTY | libc::EINVAL | libc::ESRCH)
+            );
         if unsupported || tries == 100 {
             return Err(io::Error::other(
                 "the process was reaped by the kernel, not waited for: this process ignores \

@@ -3,6 +3,7 @@
 //! inside user namespaces.
 #![allow(unsafe_code)]
 
+#[path = "../../ns/tests/common/mod.rs"]
 mod common;
 
 use std::fs;

@@ -2,6 +2,7 @@
 //! /proc/self/status`; the test parses what cat printed and compares exact masks.
 #![allow(unsafe_code)]
 
+#[path = "../../ns/tests/common/mod.rs"]
 mod common;
 
 use std::fs::File;

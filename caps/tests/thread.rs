@@ -3,6 +3,7 @@
 //! sets are per thread, in a thread spawned for the purpose).
 #![allow(unsafe_code)]
 
+#[path = "../../ns/tests/common/mod.rs"]
 mod common;
 
 use common::fork;

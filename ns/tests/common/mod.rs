@@ -1,4 +1,5 @@
 //! Test helpers: forked children that talk to the test over pipes, and cleanup checks.
+//! Shared by hutch-ns and hutch-caps (whose tests include this file by path).
 //!
 //! A forked child of the (multithreaded) test process only makes raw system calls through
 //! `libc` and the crate's child-safe functions, then `_exit`s; it reports what it saw as
@@ -58,12 +59,22 @@ fn pipe() -> (OwnedFd, OwnedFd) {
 
 /// Forks; the child runs `body` and `_exit`s with its return value (101 on panic).
 pub fn fork(body: impl FnOnce(&ChildSide) -> i32) -> Forked {
+    fork_with_stdout(None, body)
+}
+
+/// Like [`fork`], with the child's standard output on the write end `stdout` (a pipe the
+/// test reads).
+pub fn fork_with_stdout(stdout: Option<RawFd>, body: impl FnOnce(&ChildSide) -> i32) -> Forked {
     let (from_child, child_tx) = pipe();
     let (child_rx, to_child) = pipe();
     // SAFETY: the child only runs `body` (raw syscalls) and then `_exit`s.
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork failed");
     if pid == 0 {
+        if let Some(fd) = stdout {
+            // SAFETY: duplicating an open fd onto stdout.
+            unsafe { libc::dup2(fd, 1) };
+        }
         // Drop every fd but stdio and our two pipe ends, so that pipe ends of the parent
         // (and of children forked concurrently by other tests) do not keep EOF from coming.
         let (a, b) = {
@@ -173,7 +184,8 @@ impl TempDir {
         static N: AtomicU32 = AtomicU32::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
         let path = PathBuf::from(format!(
-            "/tmp/hutch-ns-test-{}-{tag}-{n}",
+            "/tmp/{}-test-{}-{tag}-{n}",
+            env!("CARGO_PKG_NAME"),
             std::process::id()
         ));
         let _ = fs::remove_dir_all(&path);

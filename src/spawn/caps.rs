@@ -7,8 +7,9 @@ use std::sync::OnceLock;
 
 use hutch_caps::{CapSet, CapsPlan, PreparedCaps};
 
+use crate::SpawnError;
+use crate::container::Confinement;
 use crate::sys::CredPlan;
-use crate::{Command, SpawnError};
 
 /// The running kernel's last capability, read once.
 fn last_cap() -> Result<u8, SpawnError> {
@@ -20,16 +21,29 @@ fn last_cap() -> Result<u8, SpawnError> {
     Ok(*LAST.get_or_init(|| n))
 }
 
+/// The container's confinement with `CAP_MKNOD` dropped when no device program guards it
+/// (`unguarded`): without one, root could make and open any device node on a writable mount
+/// (Docker's set keeps `MKNOD` only because its device cgroup stops the open). Kept when it
+/// was added explicitly or the container is privileged. The spawn applies the result, and
+/// processes exec'd into the container start from it.
+pub(crate) fn guard_mknod(confine: &Confinement, unguarded: bool) -> Confinement {
+    let mut confine = confine.clone();
+    if unguarded
+        && !confine.privileged
+        && !confine.caps_added.contains(hutch_caps::Capability::Mknod)
+        && let Some(set) = &mut confine.caps
+    {
+        set.remove(hutch_caps::Capability::Mknod);
+    }
+    confine
+}
+
 /// Builds the layer, or `None` when the container keeps the caller's capabilities (then the
-/// credentials layer changes ids on its own). `drop_mknod`: no device program guards the
-/// container, so `CAP_MKNOD` goes unless it was added explicitly or the container is
-/// privileged.
+/// credentials layer changes ids on its own).
 pub(crate) fn prepare(
-    cmd: &Command,
+    confine: &Confinement,
     creds: &CredPlan,
-    drop_mknod: bool,
 ) -> Result<Option<PreparedCaps>, SpawnError> {
-    let confine = &cmd.container.confine;
     let Some(mut set) = confine.caps else {
         return Ok(None);
     };
@@ -37,8 +51,6 @@ pub(crate) fn prepare(
     if confine.privileged {
         // Everything the caller has: asking for more fails in the kernel.
         set = hutch_caps::thread::bounding_set().map_err(SpawnError::CapabilityState)?;
-    } else if drop_mknod && !confine.caps_added.contains(hutch_caps::Capability::Mknod) {
-        set.remove(hutch_caps::Capability::Mknod);
     }
     set &= CapSet::up_to(last);
     let mut plan = CapsPlan::new(set);

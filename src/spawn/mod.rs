@@ -476,12 +476,15 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
         })?
     };
 
-    // CAP_MKNOD without a device program would let root make and open any device node on a
-    // writable mount: Docker's set keeps it only because its device cgroup stops the open.
+    // A process exec'd into a running container starts from the container's own set
+    // (`exec_defaults`), already guarded; in a user namespace of its own, MKNOD makes no
+    // usable device anyway.
     let devices_confined = cgroup.as_ref().is_some_and(|cg| cg.has_device_program());
-    // A process exec'd into a running container takes the container's set (`exec_defaults`).
-    let drop_mknod = !joining && !devices_confined && !ns.contains(Namespaces::USER);
-    let caps = caps::prepare(cmd, &creds, drop_mknod)?;
+    let guarded = caps::guard_mknod(
+        &c.confine,
+        !joining && !devices_confined && !ns.contains(Namespaces::USER),
+    );
+    let caps = caps::prepare(&guarded, &creds)?;
     trace.step("cgroup");
     // Every child holds the death signal during its setup, so that a caller killed meanwhile
     // takes it along (it has no `Child` to end it with); it stays past the exec only with
@@ -513,18 +516,8 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
             exec_defaults: Arc::new(ExecDefaults {
                 env: env.clone(),
                 cwd: cmd.cwd.clone().unwrap_or_else(|| PathBuf::from("/")),
-                confine: {
-                    // Processes exec'd into it have the capabilities it has.
-                    let mut confine = c.confine.clone();
-                    if drop_mknod
-                        && !confine.privileged
-                        && !confine.caps_added.contains(hutch_caps::Capability::Mknod)
-                        && let Some(set) = &mut confine.caps
-                    {
-                        set.remove(hutch_caps::Capability::Mknod);
-                    }
-                    confine
-                },
+                // Processes exec'd into it have the capabilities it has.
+                confine: guarded.clone(),
             }),
         },
     };

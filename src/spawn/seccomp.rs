@@ -58,7 +58,12 @@ pub(crate) fn prepare(
             })?)
         }
     };
-    if !c.seccomp_listener && program.as_ref().is_some_and(|p| p.uses_user_notif()) {
+    // Docker's profile never notifies; a caller's may.
+    let callers = matches!(
+        c.seccomp,
+        SeccompSetting::Profile(_) | SeccompSetting::Filter(_)
+    );
+    if callers && !c.seccomp_listener && program.as_ref().is_some_and(|p| p.uses_user_notif()) {
         return Err(SpawnError::SeccompNotifyWithoutListener);
     }
     let flags = match &c.seccomp {

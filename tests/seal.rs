@@ -434,7 +434,22 @@ fn a_caller_killed_during_the_setup_takes_its_child_along() {
         _ => {}
     }
     let _g = shared();
-    let mut spawner = std::process::Command::new(std::env::current_exe().unwrap())
+    /// A spawner, and the container it leaves behind: both killed (by pid, ours) if the
+    /// test fails half-way.
+    struct Procs(Option<std::process::Child>, Option<u32>);
+    impl Drop for Procs {
+        fn drop(&mut self) {
+            if let Some(mut s) = self.0.take() {
+                let _ = s.kill();
+                let _ = s.wait();
+            }
+            if let Some(pid) = self.1 {
+                // SAFETY: kill with integer arguments, on a process this test started.
+                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            }
+        }
+    }
+    let spawner = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
             "a_caller_killed_during_the_setup_takes_its_child_along",
@@ -445,6 +460,8 @@ fn a_caller_killed_during_the_setup_takes_its_child_along() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    let spawner_pid = spawner.id();
+    let mut procs = Procs(Some(spawner), None);
     // Wait for the container's first process to appear (a child of the spawner).
     let children = |pid: u32| -> Vec<u32> {
         let mut out = Vec::new();
@@ -461,7 +478,7 @@ fn a_caller_killed_during_the_setup_takes_its_child_along() {
     };
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let child = loop {
-        if let Some(&c) = children(spawner.id()).first() {
+        if let Some(&c) = children(spawner_pid).first() {
             break c;
         }
         assert!(std::time::Instant::now() < deadline, "no child appeared");
@@ -474,8 +491,10 @@ fn a_caller_killed_during_the_setup_takes_its_child_along() {
         comm.as_deref().is_ok_and(|c| c.trim() != "sleep"),
         "the setup ended before the test could kill the caller ({comm:?}): make it slower"
     );
-    spawner.kill().unwrap();
-    spawner.wait().unwrap();
+    procs.1 = Some(child);
+    let mut s = procs.0.take().unwrap();
+    s.kill().unwrap();
+    s.wait().unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     let gone = |pid: u32| {
         // Gone, or a zombie waiting for init: either way no longer running.
@@ -504,14 +523,17 @@ fn a_caller_killed_during_the_setup_takes_its_child_along() {
         .spawn()
         .unwrap();
     let out = std::io::BufReader::new(spawner.stdout.take().unwrap());
+    procs.0 = Some(spawner);
     let spawned = std::io::BufRead::lines(out).any(|l| l.is_ok_and(|l| l.contains("spawned")));
     assert!(spawned, "the spawner did not spawn");
-    let child = children(spawner.id())[0];
-    spawner.kill().unwrap();
-    spawner.wait().unwrap();
+    let spawner = procs.0.as_ref().unwrap().id();
+    let child = children(spawner)[0];
+    procs.1 = Some(child);
+    let mut s = procs.0.take().unwrap();
+    s.kill().unwrap();
+    s.wait().unwrap();
     std::thread::sleep(Duration::from_millis(300));
     assert!(!gone(child), "a running container died with its caller");
-    // SAFETY: kill with integer arguments; the container's first process, started by this
-    // test's spawner and now a child of init, by pid.
-    unsafe { libc::kill(child as i32, libc::SIGKILL) };
+    // The container's first process, started by this test's spawner and now a child of
+    // init, ends with `procs`.
 }

@@ -34,7 +34,9 @@ pub enum NetworkMode {
     Bridge(NetworkConfig),
     /// User-mode networking through `pasta` (Debian package `passt`), for unprivileged
     /// callers: the container reaches what the caller reaches, and published ports listen in
-    /// the caller's namespace.
+    /// the caller's namespace. pasta opens `/dev/net/tun` as the caller: an unprivileged
+    /// caller needs it readable and writable (udev makes it `0666`; a host without udev
+    /// leaves the kernel's `0600`, which the spawn error and the preflight report name).
     Pasta,
 }
 

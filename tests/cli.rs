@@ -1288,8 +1288,22 @@ fn landlock_paths_confine_the_program() {
 /// directory for network state) are set. At most 120 s (`timeout`, coreutils), then every
 /// process of the script is killed (`-k`), so a failure cannot hang the test.
 fn in_netns(script: &str, state: &Path) -> Output {
+    in_netns_with(&[], script, state)
+}
+
+/// [`in_netns`], the script started by `prefix` (e.g. [`common::with_tun_node`]) in a mount
+/// namespace of its own (a slave of the host's: nothing propagates back).
+fn in_netns_with(prefix: &[std::ffi::OsString], script: &str, state: &Path) -> Output {
+    let unshare: &[&str] = if prefix.is_empty() {
+        &["--net"]
+    } else {
+        &["--net", "--mount", "--propagation", "slave"]
+    };
     Command::new("timeout")
-        .args(["-k", "10", "120", "unshare", "--net", "sh", "-uc"])
+        .args(["-k", "10", "120", "unshare"])
+        .args(unshare)
+        .args(prefix)
+        .args(["sh", "-uc"])
         .arg(format!("ip link set lo up\n{script}"))
         .env("RUN", example())
         .env("NETWORK", network_example())
@@ -1674,7 +1688,8 @@ setpriv --reuid=65534 --regid=65534 --clear-groups "$RUN" --network bridge \
 echo "bridge-exit $?"
 "#
     );
-    let o = in_netns(&script, &state.0);
+    // With udev's mode for the TUN device, whatever the host's node has.
+    let o = in_netns_with(&common::with_tun_node("0666"), &script, &state.0);
     let out = stdout(&o);
     let err = stderr(&o);
     let all = format!("stdout:\n{out}\nstderr:\n{err}");

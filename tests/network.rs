@@ -428,12 +428,11 @@ fn rootless_networking_through_pasta() {
         "dev",
         "ext0",
     ]);
-    let mut args: Vec<std::ffi::OsString> = vec![
-        "netns".into(),
-        "exec".into(),
-        host.name.clone().into(),
-        "setpriv".into(),
-    ];
+    // With udev's mode for the TUN device, whatever the host's node has.
+    let mut args: Vec<std::ffi::OsString> =
+        vec!["netns".into(), "exec".into(), host.name.clone().into()];
+    args.extend(common::with_tun_node("0666"));
+    args.push("setpriv".into());
     args.extend(common::as_nobody("pasta_as_nobody_inner"));
     let out = std::process::Command::new("ip")
         .args(&args)
@@ -443,6 +442,70 @@ fn rootless_networking_through_pasta() {
         .unwrap();
     common::assert_rerun_passed(&out);
     // And without pasta installed the error names it: covered by hutch-netns' own tests.
+}
+
+/// The unprivileged half of the next test: the TUN device is root-only, so pasta cannot
+/// start, and the error says why and how to fix it.
+#[test]
+fn pasta_without_tun_access_inner() {
+    if std::env::var_os("HUTCH_TEST_PASTA_NO_TUN").is_none() {
+        return;
+    }
+    // SAFETY: always succeeds.
+    assert_ne!(unsafe { libc::geteuid() }, 0);
+    let mut c = Container::new();
+    c.network(NetworkMode::Pasta);
+    let err = c.command("true").spawn().unwrap_err();
+    let SpawnError::Pasta(inner) = &err else {
+        panic!("{err:?}")
+    };
+    let hutch_netns::RootlessError::TunDevice { device, .. } = inner.as_ref() else {
+        panic!("{inner:?}")
+    };
+    assert_eq!(
+        device.source.raw_os_error(),
+        Some(libc::EACCES),
+        "{device:?}"
+    );
+    assert!(device.detail.contains("mode 0600"), "{device}");
+    let text = format!("{}", inner);
+    assert!(
+        text.contains("/dev/net/tun") && text.contains("chmod 0666"),
+        "{text}"
+    );
+    // The preflight report says the same before anything is started.
+    let report = hutch::preflight::for_container(&c);
+    let item = report
+        .items()
+        .iter()
+        .find(|i| i.id == hutch::preflight::Id::RootlessNetwork)
+        .unwrap();
+    assert!(item.blocking, "{report}");
+    assert!(
+        item.fix.as_deref().unwrap().contains("chmod 0666"),
+        "{report}"
+    );
+}
+
+#[test]
+fn pasta_without_access_to_the_tun_device_says_so() {
+    let _g = shared();
+    let host = HostNs::new();
+    // `ip netns exec` gives the command a mount namespace of its own (a slave of the host's):
+    // a root-only TUN node (mode 0600, as the kernel makes it on hosts without udev) is
+    // mounted over /dev/net there only.
+    let mut args: Vec<std::ffi::OsString> =
+        vec!["netns".into(), "exec".into(), host.name.clone().into()];
+    args.extend(common::with_tun_node("0600"));
+    args.push("setpriv".into());
+    args.extend(common::as_nobody("pasta_without_tun_access_inner"));
+    let out = std::process::Command::new("ip")
+        .args(&args)
+        .env("HUTCH_TEST_PASTA_NO_TUN", "1")
+        .current_dir("/")
+        .output()
+        .unwrap();
+    common::assert_rerun_passed(&out);
 }
 
 #[test]

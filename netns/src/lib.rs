@@ -146,6 +146,8 @@ pub use network::{
     NFT_TABLE, Network, NetworkConfig, NetworkError, PortMapping, PortMappingError, Protocol,
     list_networks, write_hosts_file,
 };
-pub use rootless::{Pasta, PastaConfig, RootlessError};
+pub use rootless::{
+    Pasta, PastaConfig, RootlessError, TUN_DEVICE, TunDeviceError, check_tun_device,
+};
 pub use rtnl::{Address, Link, Route, RtHandle};
 pub use sys::run_in_netns;

@@ -50,6 +50,25 @@ pub enum RootlessError {
         /// What it wrote to stderr.
         stderr: String,
     },
+    /// It exited before it was ready because the caller cannot open the TUN device
+    /// (`/dev/net/tun`) that it needs for the container's interface. Hosts without udev
+    /// leave the device node at the kernel's mode `0600` (owner root); Debian's udev rules
+    /// make it `0666`, which unprivileged callers need.
+    #[error(
+        "{program} exited before it was ready; rootless networking needs the caller to be \
+         able to read and write {} (udev's default rule makes it mode 0666: chmod 0666 {})",
+        device.path.display(),
+        device.path.display()
+    )]
+    TunDevice {
+        /// The program.
+        program: PathBuf,
+        /// Why the device cannot be opened.
+        #[source]
+        device: TunDeviceError,
+        /// What the program wrote to stderr.
+        stderr: String,
+    },
     /// It was not ready in time (it has been killed).
     #[error("{program} was not ready within {timeout:?}")]
     Timeout {
@@ -270,11 +289,68 @@ impl PastaConfig {
         // EOF without a pid: it exited (or closed the pipe); collect its message.
         let _ = child.kill();
         let status = child.wait().map_err(spawn_err)?;
+        let stderr = read_log(&mut log);
+        // The commonest cause on hosts without udev: the TUN device is root-only. Opening it
+        // as the caller tells (for an unprivileged caller that is exactly pasta's check:
+        // neither has capabilities over a node owned by the host's root).
+        if let Err(device) = check_tun_device() {
+            return Err(RootlessError::TunDevice {
+                program,
+                device,
+                stderr,
+            });
+        }
         Err(RootlessError::Exited {
             program,
             status,
-            stderr: read_log(&mut log),
+            stderr,
         })
+    }
+}
+
+/// The TUN device pasta opens for the container's interface.
+pub const TUN_DEVICE: &str = "/dev/net/tun";
+
+/// The caller cannot open the TUN device.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open {} ({detail})", path.display())]
+pub struct TunDeviceError {
+    /// The device node, [`TUN_DEVICE`].
+    pub path: PathBuf,
+    /// Its mode and owner, or why they could not be read.
+    pub detail: String,
+    /// The error of opening it.
+    #[source]
+    pub source: io::Error,
+}
+
+/// Checks that the caller can open the TUN device for reading and writing, as pasta must:
+/// it is opened and closed at once, no interface is created. For an unprivileged caller
+/// this is exactly pasta's own check (neither has a capability over a node owned by the
+/// host's root).
+///
+/// # Errors
+/// [`TunDeviceError`] with the device's mode and owner and the error of opening it.
+pub fn check_tun_device() -> Result<(), TunDeviceError> {
+    use std::os::unix::fs::MetadataExt;
+    match OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(TUN_DEVICE)
+    {
+        Ok(_) => Ok(()),
+        Err(source) => {
+            let detail = match std::fs::metadata(TUN_DEVICE) {
+                Ok(m) => format!("mode {:04o}, owner uid {}", m.mode() & 0o7777, m.uid()),
+                Err(e) => format!("cannot examine it: {e}"),
+            };
+            Err(TunDeviceError {
+                path: PathBuf::from(TUN_DEVICE),
+                detail,
+                source,
+            })
+        }
     }
 }
 

@@ -99,7 +99,7 @@ pub(super) fn network_items(release: &str, kconfig: Option<&str>, req: &Requirem
     let (slirp, _, slirp_ev) = program_evidence("slirp4netns");
     // The runtime starts `pasta` from PATH (NetworkMode::Pasta); slirp4netns is not used.
     let on_path = host::on_path("pasta");
-    let rootless = match (&pasta, on_path, &slirp) {
+    let mut rootless = match (&pasta, on_path, &slirp) {
         (Some(p), true, _) => Item::new(
             Id::RootlessNetwork,
             State::Ok,
@@ -130,8 +130,34 @@ pub(super) fn network_items(release: &str, kconfig: Option<&str>, req: &Requirem
         )
         .fix("apt-get install passt (for pasta)"),
     }
-    .evidence([pasta_ev, slirp_ev])
-    .required(req.rootless_networking);
+    .evidence([pasta_ev, slirp_ev]);
+    // pasta opens the TUN device as the caller: a root-only node (hosts without udev leave
+    // it at the kernel's 0600) stops an unprivileged caller's rootless networking.
+    rootless = match hutch_netns::check_tun_device() {
+        Ok(()) => rootless.evidence([Evidence::Note(format!(
+            "{}: the caller can open it for reading and writing",
+            hutch_netns::TUN_DEVICE
+        ))]),
+        Err(e) => {
+            let note = Evidence::Note(format!("{e}: {}", e.source));
+            if rootless.state == State::Ok {
+                rootless.state = State::Missing;
+                rootless.summary = format!(
+                    "pasta is installed, but the caller cannot open {} ({}), which it needs \
+                     for the container's interface",
+                    e.path.display(),
+                    e.detail
+                );
+                rootless.fix = Some(format!(
+                    "chmod 0666 {} (what udev's default rule sets), or load the tun module \
+                     if it is missing",
+                    e.path.display()
+                ));
+            }
+            rootless.evidence([note])
+        }
+    };
+    rootless = rootless.required(req.rootless_networking);
     vec![
         nft.required(req.networking),
         veth.required(req.networking),

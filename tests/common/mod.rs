@@ -83,6 +83,21 @@ impl Leaks {
     }
 }
 
+/// A shell prefix for a command run in a mount namespace of its own (`ip netns exec` or
+/// `unshare --mount` gives one): a TUN device node of the given mode is mounted over
+/// `/dev/net` there, then the command (the arguments after the prefix) is exec'd.
+///
+/// Unprivileged pasta needs `/dev/net/tun` readable and writable; hosts with udev make it
+/// 0666, hosts without (this CI's VM) leave the kernel's 0600. The tests give themselves
+/// udev's mode, or a root-only one, without changing the host's node.
+pub fn with_tun_node(mode: &str) -> Vec<std::ffi::OsString> {
+    let script = format!(
+        "mount -t tmpfs -o mode=0755 hutch-test-tun /dev/net && \
+         mknod -m {mode} /dev/net/tun c 10 200 && exec \"$@\""
+    );
+    vec!["sh".into(), "-c".into(), script.into(), "sh".into()]
+}
+
 /// `setpriv` arguments that re-run the test `test` of this test binary alone, as uid and
 /// gid 65534 (`nobody`) with no supplementary groups. The caller sets a variable that tells the
 /// re-run test it is the unprivileged half.

@@ -496,6 +496,15 @@ pub enum SpawnError {
          container has none: ask for one with Container::seccomp_listener(true)"
     )]
     SeccompNotifyWithoutListener,
+    /// The seccomp profile asks for `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV`, which changes
+    /// how a notified call waits for its listener, but the container has no listener (the
+    /// kernel would refuse the filter with a bare `EINVAL`).
+    #[error(
+        "the seccomp profile's flag SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs a \
+         user-notification listener, and the container has none: ask for one with \
+         Container::seccomp_listener(true), or drop the flag"
+    )]
+    SeccompWaitKillableWithoutListener,
     /// The seccomp profile names an OCI `listenerPath` (a socket to hand the listener to), which
     /// hutch does not do: take the listener with `Container::seccomp_listener` and
     /// `Child::take_seccomp_listener` instead.

@@ -412,13 +412,13 @@ pub(crate) fn connect(
                 Some(net) => net.peers().unwrap_or_default(),
                 None => Vec::new(),
             };
-            let mut extra = setup.extra_hosts.clone();
+            let mut text = hutch_netns::hosts_file(&setup.own_name, &addrs, &setup.extra_hosts);
             for (name, addr) in peers {
                 if name != setup.own_name && !addrs.contains(&addr) {
-                    extra.push((name, addr));
+                    text.push_str(&hutch_netns::peer_hosts_line(&name, addr));
                 }
             }
-            hutch_netns::hosts_file(&setup.own_name, &addrs, &extra)
+            text
         };
         let p = files.dir.join("hosts");
         // The same inode the child's plan binds: written in place.

@@ -713,25 +713,88 @@ fn landlock_keeps_no_new_privs_off_when_asked() {
     );
 }
 
-/// A profile's install flags reach `seccomp(2)`: `WAIT_KILLABLE_RECV` needs a listener, so
-/// without one the kernel refuses the filter (EINVAL), and with one it is accepted.
+/// A profile's install flags reach `seccomp(2)`. `WAIT_KILLABLE_RECV` shows it: once the
+/// supervisor has received a notification, a signal with a handler no longer interrupts the
+/// notified call (without the flag the call is interrupted: its notification becomes invalid
+/// and it fails with EINTR). Without a listener the flag is an error naming it, not the
+/// kernel's bare EINVAL.
 #[test]
 fn profile_install_flags_are_passed_to_the_kernel() {
     let _g = shared();
-    let json = r#"{
-        "defaultAction": "SCMP_ACT_ALLOW",
-        "flags": ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
-        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]
-    }"#;
-    let profile = hutch::seccomp::profile::Profile::from_docker_json(json).unwrap();
+    use hutch::seccomp::Response;
+    let profile = |flags: &str, action: &str| {
+        let json = format!(
+            r#"{{
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "flags": [{flags}],
+            "syscalls": [{{"names": ["mkdir", "mkdirat"], "action": "{action}"}}]
+        }}"#
+        );
+        hutch::seccomp::profile::Profile::from_docker_json(&json).unwrap()
+    };
+    const KILLABLE: &str = r#""SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV""#;
+    let killable = profile(KILLABLE, "SCMP_ACT_NOTIFY");
     let mut c = Container::new();
-    c.seccomp_profile(profile);
+    c.seccomp_profile(profile(KILLABLE, "SCMP_ACT_ERRNO"));
     let err = c.command("true").spawn().unwrap_err();
-    assert_eq!(err.step(), Some(hutch::Step::Seccomp), "{err:?}");
-    assert_eq!(err.raw_os_error(), Some(libc::EINVAL), "{err:?}");
-    c.seccomp_listener(true);
-    let mut child = c.command("true").spawn().unwrap();
-    assert!(child.wait().unwrap().success());
+    assert!(
+        matches!(err, SpawnError::SeccompWaitKillableWithoutListener),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("WAIT_KILLABLE_RECV"), "{err}");
+    // The program: a SIGUSR1 handler, then a notified mkdir.
+    let script = "import os, signal\n\
+                  signal.signal(signal.SIGUSR1, lambda *a: print('signal', flush=True))\n\
+                  os.mkdir('/tmp/d')\n\
+                  print('made', flush=True)";
+    for (flags, init, killable_wait) in [
+        (killable.clone(), false, true),
+        (killable, true, true),
+        (profile("", "SCMP_ACT_NOTIFY"), false, false),
+    ] {
+        let mut c = Container::new();
+        c.seccomp_profile(flags).seccomp_listener(true).init(init);
+        let mut child = c
+            .command("python3")
+            .args(["-c", script])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut listener = child.take_seccomp_listener().expect("a listener");
+        let n = listener.recv().unwrap();
+        let pid = n.pid;
+        // The call now waits for the answer; a signal arrives meanwhile.
+        // SAFETY: a plain kill(2) of the process that is waiting for us.
+        assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGUSR1) }, 0);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert_eq!(
+            listener.id_valid(n.id),
+            killable_wait,
+            "init {init}, killable {killable_wait}: the first notification"
+        );
+        let made = if killable_wait {
+            listener.respond(n.id, Response::Continue).unwrap();
+            true
+        } else {
+            // Interrupted: the call fails with EINTR once the handler has run (Python does
+            // not retry mkdir).
+            false
+        };
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let err = String::from_utf8_lossy(&out.stderr);
+        // The handler ran: after the answer with the flag, during the wait without it.
+        assert!(text.contains("signal"), "{text}");
+        if made {
+            assert!(out.status.success() && text.contains("made"), "{text}{err}");
+        } else {
+            assert!(
+                !out.status.success() && err.contains("Interrupted system call"),
+                "{text}{err}"
+            );
+        }
+    }
     // An OCI listenerPath is refused, not ignored.
     let json = r#"{"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/seccomp-agent.sock",
         "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}"#;

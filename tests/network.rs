@@ -190,7 +190,7 @@ fn containers_on_a_bridge_reach_each_other_by_address_and_name_and_leave_nothing
     let mut beta = b.command("sleep").arg("30").spawn().unwrap();
     let addr_b = beta.network().unwrap().address().unwrap().addr();
     let hosts = alpha_hosts(&srv);
-    assert!(hosts.contains(&format!("{addr_b}\tbeta\n")), "{hosts}");
+    assert!(hosts.contains(&format!("{addr_b}\tbeta\t")), "{hosts}");
     let resolved = srv
         .exec("python3")
         .args(["-c", "import socket; print(socket.gethostbyname('beta'))"])
@@ -219,6 +219,45 @@ fn containers_on_a_bridge_reach_each_other_by_address_and_name_and_leave_nothing
     assert!(leases.is_empty(), "leases left: {leases:?}");
     let rules = host.ruleset();
     assert!(!rules.contains(&format!("{addr_a}")), "{rules}");
+}
+
+/// A caller's own host entry (`add_host`) that happens to equal a peer's line stays when the
+/// peer leaves: only the lines hutch added for peers are removed.
+#[test]
+fn a_callers_host_entry_survives_a_peer_of_that_name_leaving() {
+    let _g = shared();
+    let host = HostNs::new();
+    let state = TempDir::new("hutch-net-state");
+    let mut cfg = host.network(&state);
+    cfg.subnet("10.77.0.0/24".parse().unwrap());
+    let beta_addr: IpAddr = "10.77.0.9".parse().unwrap();
+    let mut a = Container::new();
+    a.network(NetworkMode::Bridge(cfg.clone()))
+        .hostname("alpha")
+        .add_host("beta", beta_addr);
+    let alpha = a.command("sleep").arg("30").spawn().unwrap();
+    let hosts = || {
+        let out = alpha.exec("cat").arg("/etc/hosts").output().unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let mine = format!("{beta_addr}\tbeta\n");
+    assert!(hosts().contains(&mine), "{}", hosts());
+    let mut b = Container::new();
+    b.network(NetworkMode::Bridge(cfg))
+        .hostname("beta")
+        .ip(beta_addr);
+    let mut beta = b.command("sleep").arg("30").spawn().unwrap();
+    // Announced: the peer's line is there as well, marked as the network's.
+    let peer = hutch::netns::peer_hosts_line("beta", beta_addr);
+    assert!(hosts().contains(&peer), "{}", hosts());
+    beta.kill().unwrap();
+    beta.wait().unwrap();
+    let text = hosts();
+    assert!(!text.contains(&peer), "{text}");
+    assert!(
+        text.contains(&mine),
+        "the caller's entry went with the peer: {text}"
+    );
 }
 
 #[test]

@@ -140,7 +140,7 @@ mod sys;
 
 pub use cidr::{Cidr, CidrError};
 pub use error::{NetlinkError, Op};
-pub use names::{ResolvConf, hosts_file};
+pub use names::{ResolvConf, hosts_file, peer_hosts_line};
 pub use network::{
     AttachOptions, Attachment, CleanupReport, DEFAULT_NETWORK, DEFAULT_STATE_ROOT, DEFAULT_SUBNET,
     NFT_TABLE, Network, NetworkConfig, NetworkError, PortMapping, PortMappingError, Protocol,

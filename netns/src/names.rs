@@ -30,6 +30,22 @@ pub fn hosts_file(hostname: &str, addrs: &[IpAddr], extra: &[(String, IpAddr)]) 
     out
 }
 
+/// The `/etc/hosts` line (with its newline) that names a peer: another container of the same
+/// network, listed in a container's hosts file when it is written or added later by
+/// [`Network::announce`](crate::Network::announce). The comment marks the line as hutch's, so
+/// that only such lines are removed when the peer leaves, never an identical entry the caller
+/// asked for (`--add-host`); resolvers ignore it.
+///
+/// # Examples
+/// ```
+/// let line = hutch_netns::peer_hosts_line("db", "10.88.0.3".parse()?);
+/// assert_eq!(line, "10.88.0.3\tdb\t# network peer\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn peer_hosts_line(name: &str, addr: IpAddr) -> String {
+    format!("{addr}\t{name}\t# network peer\n")
+}
+
 /// The resolver settings read from a `resolv.conf` text.
 #[non_exhaustive]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1205,10 +1205,10 @@ impl Network {
         let Some(name) = &att.name else {
             return Ok(());
         };
-        let line = format!("{}\t{name}", att.address.addr());
+        let line = crate::names::peer_hosts_line(name, att.address.addr());
         for path in self.peer_hosts_files(att.address.addr())? {
             let _ = edit_hosts_file(&path, |text| {
-                (!text.lines().any(|l| l == line)).then(|| format!("{text}{line}\n"))
+                (!text.lines().any(|l| l == line.trim_end())).then(|| format!("{text}{line}"))
             });
         }
         Ok(())
@@ -1472,7 +1472,8 @@ impl Attachment {
             );
         }
         if let Some(name) = &self.name {
-            let line = format!("{}\t{name}", self.address.addr());
+            let line = crate::names::peer_hosts_line(name, self.address.addr());
+            let line = line.trim_end();
             let me = self.address.addr();
             let files: Vec<PathBuf> = self
                 .ipam

@@ -228,6 +228,33 @@ fn rootless_as_an_unprivileged_user() {
     unsafe {
         cmd.pre_exec(move || {
             let nobody = 65534;
+            // pasta opens /dev/net/tun as the caller: give the unprivileged process udev's
+            // mode for it (hosts without udev leave the kernel's 0600) in a mount namespace
+            // of its own, without changing the host's node.
+            if libc::unshare(libc::CLONE_NEWNS) != 0
+                || libc::mount(
+                    std::ptr::null(),
+                    c"/".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_SLAVE | libc::MS_REC,
+                    std::ptr::null(),
+                ) != 0
+                || libc::mount(
+                    c"hutch-test-tun".as_ptr(),
+                    c"/dev/net".as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    0,
+                    c"mode=0755".as_ptr().cast(),
+                ) != 0
+                || libc::mknod(
+                    c"/dev/net/tun".as_ptr(),
+                    libc::S_IFCHR | 0o666,
+                    libc::makedev(10, 200),
+                ) != 0
+                || libc::chmod(c"/dev/net/tun".as_ptr(), 0o666) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
             if libc::setns(fd, libc::CLONE_NEWNET) != 0
                 || libc::setgroups(0, std::ptr::null()) != 0
                 || libc::setresgid(nobody, nobody, nobody) != 0

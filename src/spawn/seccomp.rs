@@ -70,6 +70,9 @@ pub(crate) fn prepare(
         SeccompSetting::Profile(profile) => profile.flags(),
         _ => hutch_seccomp::InstallFlags::EMPTY,
     };
+    if flags.contains(hutch_seccomp::InstallFlags::WAIT_KILLABLE_RECV) && !c.seccomp_listener {
+        return Err(SpawnError::SeccompWaitKillableWithoutListener);
+    }
     Ok((program, flags))
 }
 

@@ -86,7 +86,8 @@
 //! `/etc/resolv.conf` and `/etc/hosts`; in other modes they are refused, not ignored).
 //! `--network-state DIR` is where bridge networks keep their state (default
 //! `/run/hutch/networks`; give `network --state` the same). On a bridge network a published
-//! port answers other hosts and the host's own `127.0.0.1`.
+//! port answers other hosts and the host's own `127.0.0.1`, and on a dual-stack network the
+//! host's IPv6 addresses too (an IPv6 `HOSTIP` goes in brackets: `[2001:db8::1]:8080:80`).
 //!
 //! When the container ends, its veth pair, its published-port rules, its address lease and
 //! its `/etc/hosts`/`/etc/resolv.conf` files are removed. The network itself stays (its
@@ -358,7 +359,8 @@ struct Args {
     network: NetworkArg,
     /// Publish a container port on the host, `[HOSTIP:]HOSTPORT:PORT[/udp]`, e.g. `8080:80`
     /// (repeatable; bridge networks and pasta). A bridge network's ports are reachable from
-    /// other hosts and from the host's own 127.0.0.1.
+    /// other hosts and from the host's own 127.0.0.1; over IPv6 too on a dual-stack network
+    /// (an IPv6 HOSTIP in brackets, `[2001:db8::1]:8080:80`).
     #[arg(short = 'p', long = "publish", value_name = "[HOSTIP:]HOSTPORT:PORT[/udp]",
           value_parser = parse_publish)]
     publish: Vec<hutch::netns::PortMapping>,

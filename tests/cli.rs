@@ -1472,6 +1472,30 @@ echo "--- ls"; "$NETWORK" ls
     assert!(!state_dir.exists(), "{all}");
 }
 
+/// IPv6 host addresses in `-p`: `::1` cannot be forwarded and an IPv6 address needs a
+/// dual-stack network; each is exit 125 naming the mapping, in a namespace of the test's.
+#[test]
+fn ipv6_host_addresses_in_publish_are_checked() {
+    let _g = common::shared();
+    let state = TargetTmp::new();
+    let script = r#"
+"$RUN" --network bridge --network-state "$STATE" -p '[::1]:8080:80' -- true
+echo "lo6-exit $?"
+"$RUN" --network bridge --network-state "$STATE" -p '[2001:db8::5]:8080:80' -- true
+echo "v4only-exit $?"
+"#;
+    let o = in_netns(script, &state.0);
+    let (out, err) = (stdout(&o), stderr(&o));
+    let all = format!("stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("lo6-exit 125"), "{all}");
+    assert!(
+        err.contains("[::1]:8080:80/tcp names ::1") && err.contains("use 127.0.0.1"),
+        "{all}"
+    );
+    assert!(out.contains("v4only-exit 125"), "{all}");
+    assert!(err.contains("no IPv6 subnet"), "{all}");
+}
+
 #[test]
 fn named_networks_addresses_and_names() {
     let _g = common::shared();

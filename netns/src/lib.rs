@@ -71,8 +71,12 @@
 //!   practice: root). Opening a handle in another namespace needs `setns` rights on it.
 //! - Networks turn on `net.ipv4.ip_forward` (and IPv6 forwarding with an IPv6 subnet) in
 //!   their host namespace. A host whose firewall drops forwarded traffic by default must
-//!   accept the bridge's traffic itself. An IPv6 subnet is masqueraded (table `ip6 hutch`);
-//!   ports are published over IPv4 only.
+//!   accept the bridge's traffic itself. An IPv6 subnet is masqueraded (table `ip6 hutch`),
+//!   and ports are published over IPv6 too (to the host's IPv6 addresses, from other hosts
+//!   and from the host itself). Connections to the host's `::1` are refused at once (a
+//!   TCP reset or ICMPv6 port unreachable from chain `NET-ADDR-lo6`): IPv6 has no
+//!   `route_localnet`, the kernel never routes a loopback address off the host, and a
+//!   `localhost` client then falls back to `127.0.0.1` without waiting.
 //! - Rootless networking needs `pasta` (Debian package `passt`) and unprivileged user
 //!   namespaces; pasta must join the user namespace owning the container's network
 //!   namespace ([`PastaConfig::userns`]). slirp4netns is not supported.

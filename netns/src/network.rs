@@ -55,7 +55,12 @@ impl fmt::Display for Protocol {
     }
 }
 
-/// A published port: `[HOST_IP:]HOST_PORT:CONTAINER_PORT[/udp]`.
+/// A published port: `[HOST_IP:]HOST_PORT:CONTAINER_PORT[/udp]`, an IPv6 `HOST_IP` in
+/// brackets as Docker writes it (`[::1]:8080:80`).
+///
+/// Without a host address the port is published on every host address of the network's
+/// families: IPv4, and IPv6 too on a dual-stack network ([`NetworkConfig::subnet6`]). An
+/// IPv4 host address publishes over IPv4 only, an IPv6 one over IPv6 only.
 ///
 /// # Examples
 /// ```
@@ -63,12 +68,15 @@ impl fmt::Display for Protocol {
 /// let p: PortMapping = "127.0.0.1:8080:80/udp".parse()?;
 /// assert_eq!((p.host_port, p.container_port, p.protocol), (8080, 80, Protocol::Udp));
 /// assert_eq!(p.to_string(), "127.0.0.1:8080:80/udp");
-/// # Ok::<(), hutch_netns::PortMappingError>(())
+/// let q: PortMapping = "[fd00::1]:8443:443".parse()?;
+/// assert_eq!(q.host_ip, Some("fd00::1".parse()?));
+/// assert_eq!(q.to_string(), "[fd00::1]:8443:443/tcp");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PortMapping {
     /// Only connections to this host address are forwarded (any local address if `None`).
-    pub host_ip: Option<Ipv4Addr>,
+    pub host_ip: Option<IpAddr>,
     /// The port on the host.
     pub host_port: u16,
     /// The port in the container.
@@ -108,7 +116,7 @@ impl PortMapping {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "invalid port mapping {text:?}: expected [HOST_IP:]HOST_PORT:PORT[/tcp|/udp] with ports \
-     1-65535 and an IPv4 HOST_IP (ports are published over IPv4 only)"
+     1-65535 (an IPv6 HOST_IP in brackets: [::1]:8080:80)"
 )]
 pub struct PortMappingError {
     /// The rejected text.
@@ -137,10 +145,23 @@ impl FromStr for PortMapping {
                 Ok(p) => Ok(p),
             }
         };
-        let parts: Vec<&str> = spec.split(':').collect();
-        let (host_ip, host_port, container_port) = match parts[..] {
-            [h, c] => (None, port(h)?, port(c)?),
-            [ip, h, c] => (Some(ip.parse().map_err(|_| err())?), port(h)?, port(c)?),
+        // `[v6]:h:c`, `v4:h:c` or `h:c`.
+        let (host_ip, ports) = match spec.strip_prefix('[') {
+            Some(rest) => {
+                let (ip, ports) = rest.split_once("]:").ok_or_else(err)?;
+                let ip: std::net::Ipv6Addr = ip.parse().map_err(|_| err())?;
+                (Some(IpAddr::V6(ip)), ports)
+            }
+            None => match spec.split_once(':') {
+                Some((ip, ports)) if ports.contains(':') => {
+                    let ip: Ipv4Addr = ip.parse().map_err(|_| err())?;
+                    (Some(IpAddr::V4(ip)), ports)
+                }
+                _ => (None, spec),
+            },
+        };
+        let (host_port, container_port) = match ports.split(':').collect::<Vec<_>>()[..] {
+            [h, c] => (port(h)?, port(c)?),
             _ => return Err(err()),
         };
         Ok(PortMapping {
@@ -154,8 +175,10 @@ impl FromStr for PortMapping {
 
 impl fmt::Display for PortMapping {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(ip) = self.host_ip {
-            write!(f, "{ip}:")?;
+        match self.host_ip {
+            Some(IpAddr::V4(ip)) => write!(f, "{ip}:")?,
+            Some(IpAddr::V6(ip)) => write!(f, "[{ip}]:")?,
+            None => {}
         }
         write!(
             f,
@@ -256,6 +279,30 @@ pub enum NetworkError {
         mapping: PortMapping,
         /// The address.
         addr: IpAddr,
+    },
+    /// A mapping names an IPv6 host address, but the network has no IPv6 subnet
+    /// ([`NetworkConfig::subnet6`]), so the container has no IPv6 address to forward to.
+    #[error(
+        "network {network}: port {mapping} names an IPv6 host address, but the network has no \
+         IPv6 subnet to forward it to"
+    )]
+    NoIpv6Subnet {
+        /// The network.
+        network: String,
+        /// The mapping asked for.
+        mapping: PortMapping,
+    },
+    /// A mapping names the host's IPv6 loopback address (`::1`), which cannot be forwarded
+    /// to a container (IPv6 never routes a loopback address off the host); `127.0.0.1` can.
+    #[error(
+        "network {network}: port {mapping} names ::1, which cannot be forwarded to a container \
+         (IPv6 never routes loopback addresses off the host); use 127.0.0.1"
+    )]
+    Ipv6Loopback {
+        /// The network.
+        network: String,
+        /// The mapping asked for.
+        mapping: PortMapping,
     },
     /// The network still has attached containers.
     #[error("network {network} still has {count} attached container(s)")]
@@ -424,7 +471,8 @@ impl NetworkConfig {
 
     /// An IPv6 subnet (e.g. a ULA `fd00:88::/64`); containers get the address at the same
     /// offset as their IPv4 one, a default route through the bridge, and traffic leaving the
-    /// subnet is masqueraded (table `ip6 hutch`). Published ports are IPv4 only.
+    /// subnet is masqueraded (table `ip6 hutch`), and ports published without a host address
+    /// are published over IPv6 too.
     pub fn subnet6(&mut self, subnet: Cidr) -> &mut Self {
         self.subnet6 = Some(subnet);
         self
@@ -963,6 +1011,23 @@ impl Network {
                 },
             });
         }
+        for p in &options.ports {
+            match p.host_ip {
+                Some(ip @ IpAddr::V6(_)) if ip.is_loopback() => {
+                    return Err(NetworkError::Ipv6Loopback {
+                        network: self.name.clone(),
+                        mapping: *p,
+                    });
+                }
+                Some(IpAddr::V6(_)) if self.subnet6.is_none() => {
+                    return Err(NetworkError::NoIpv6Subnet {
+                        network: self.name.clone(),
+                        mapping: *p,
+                    });
+                }
+                _ => {}
+            }
+        }
         let mut note: String = options
             .ports
             .iter()
@@ -1100,20 +1165,26 @@ impl Network {
             inside.add_route(&Route::default_via(g6).dev(eth))?;
         }
         if !att.ports.is_empty() {
-            att.reserved = self.reserve_host_ports(&att.ports)?;
-            self.publish(att, v4)?;
+            let v6 = match att.address6.map(|c| c.addr()) {
+                Some(IpAddr::V6(a)) => Some(a),
+                _ => None,
+            };
+            att.reserved = self.reserve_host_ports(&att.ports, v6.is_some())?;
+            self.publish(att, v4, v6)?;
         }
         Ok(())
     }
 
     /// Checks each published port against the host: a named host address must be one of its
-    /// addresses, and the port must be free there. Binds a socket (not listening) to each,
-    /// in the host namespace, and returns them: holding them keeps the ports from the host's
+    /// addresses, and the port must be free there. Binds a socket to each (to the wildcard
+    /// address of each family published on, for a mapping without a host address), in the
+    /// host namespace, and returns them: holding them keeps the ports from the host's
     /// processes while the container publishes them (its traffic is DNATed before any
     /// socket lookup).
     fn reserve_host_ports(
         &self,
         ports: &[PortMapping],
+        dual_stack: bool,
     ) -> Result<Vec<std::os::fd::OwnedFd>, NetworkError> {
         let local: Vec<IpAddr> = if ports.iter().any(|p| p.host_ip.is_some()) {
             let mut rt = RtHandle::open_in(&self.host)?;
@@ -1126,21 +1197,32 @@ impl Network {
         };
         for p in ports {
             if let Some(ip) = p.host_ip
-                && !local.contains(&IpAddr::V4(ip))
+                && !local.contains(&ip)
             {
                 return Err(NetworkError::HostAddressNotLocal {
                     network: self.name.clone(),
                     mapping: *p,
-                    addr: IpAddr::V4(ip),
+                    addr: ip,
                 });
             }
         }
-        let ports = ports.to_vec();
+        let mut binds: Vec<(PortMapping, IpAddr)> = Vec::new();
+        for p in ports {
+            match p.host_ip {
+                Some(ip) => binds.push((*p, ip)),
+                None => {
+                    binds.push((*p, IpAddr::V4(Ipv4Addr::UNSPECIFIED)));
+                    if dual_stack {
+                        binds.push((*p, IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)));
+                    }
+                }
+            }
+        }
         let bound = run_in_netns(&self.host, move || {
-            ports
+            binds
                 .iter()
-                .map(|p| {
-                    crate::sys::reserve_port(p.protocol == Protocol::Udp, p.host_ip, p.host_port)
+                .map(|(p, ip)| {
+                    crate::sys::reserve_port(p.protocol == Protocol::Udp, *ip, p.host_port)
                         .map_err(|e| (*p, e))
                 })
                 .collect::<Result<Vec<_>, _>>()
@@ -1154,35 +1236,96 @@ impl Network {
     }
 
     /// Per-container base chains `NET-ADDR-pre` (prerouting) and `NET-ADDR-out` (output),
-    /// added in one batch; removal deletes exactly these chains.
-    fn publish(&self, att: &Attachment, addr: Ipv4Addr) -> Result<(), NetworkError> {
-        let fam = NFPROTO_IPV4;
+    /// in table `ip hutch` for IPv4 and, on a dual-stack network, `ip6 hutch` for IPv6, plus
+    /// `NET-ADDR-lo6` there refusing the host's `::1` (all named by the container's IPv4
+    /// address), added in one batch; removal deletes exactly these chains.
+    fn publish(
+        &self,
+        att: &Attachment,
+        addr: Ipv4Addr,
+        addr6: Option<std::net::Ipv6Addr>,
+    ) -> Result<(), NetworkError> {
         let prefix = self.chain_prefix(addr);
         let mut b = Batch::new();
-        b.add_table(fam, NFT_TABLE);
-        for (suffix, hook) in [("pre", NF_INET_PRE_ROUTING), ("out", NF_INET_LOCAL_OUT)] {
-            let chain = format!("{prefix}{suffix}");
-            b.add_chain(
-                fam,
-                NFT_TABLE,
-                &chain,
-                Some(Hook {
-                    hook,
-                    priority: -100,
-                    kind: "nat",
-                }),
-            );
-            for p in &att.ports {
-                let mut rule = match p.host_ip {
-                    Some(ip) => matches::ipv4_addr_in(
-                        false,
-                        Cidr::new(ip.into(), 32).unwrap_or_else(|_| unreachable!()),
-                    ),
-                    None => matches::daddr_is_local(),
-                };
-                rule.extend(matches::l4_dport(p.protocol.number(), p.host_port));
-                rule.extend(matches::dnat_v4(addr, p.container_port));
-                b.add_rule(fam, NFT_TABLE, &chain, &rule);
+        let v4: Vec<&PortMapping> = att
+            .ports
+            .iter()
+            .filter(|p| !matches!(p.host_ip, Some(IpAddr::V6(_))))
+            .collect();
+        let v6: Vec<&PortMapping> = match addr6 {
+            Some(_) => att
+                .ports
+                .iter()
+                .filter(|p| !matches!(p.host_ip, Some(IpAddr::V4(_))))
+                .collect(),
+            None => Vec::new(),
+        };
+        for (fam, ports) in [(NFPROTO_IPV4, v4), (NFPROTO_IPV6, v6)] {
+            if ports.is_empty() {
+                continue;
+            }
+            b.add_table(fam, NFT_TABLE);
+            for (suffix, hook) in [("pre", NF_INET_PRE_ROUTING), ("out", NF_INET_LOCAL_OUT)] {
+                let chain = format!("{prefix}{suffix}");
+                b.add_chain(
+                    fam,
+                    NFT_TABLE,
+                    &chain,
+                    Some(Hook {
+                        hook,
+                        priority: -100,
+                        kind: "nat",
+                    }),
+                );
+                for p in &ports {
+                    let mut rule = match p.host_ip {
+                        Some(ip @ IpAddr::V4(_)) => matches::ipv4_addr_in(
+                            false,
+                            Cidr::new(ip, 32).unwrap_or_else(|_| unreachable!()),
+                        ),
+                        Some(ip @ IpAddr::V6(_)) => matches::ipv6_addr_in(
+                            false,
+                            Cidr::new(ip, 128).unwrap_or_else(|_| unreachable!()),
+                        ),
+                        None => matches::daddr_is_local(),
+                    };
+                    rule.extend(matches::l4_dport(p.protocol.number(), p.host_port));
+                    match addr6 {
+                        Some(a6) if fam == NFPROTO_IPV6 => {
+                            rule.extend(matches::dnat_v6(a6, p.container_port))
+                        }
+                        _ => rule.extend(matches::dnat_v4(addr, p.container_port)),
+                    }
+                    b.add_rule(fam, NFT_TABLE, &chain, &rule);
+                }
+            }
+        }
+        // The host's `::1` cannot be forwarded (IPv6 never routes a loopback address off the
+        // host), and the port's reservation socket listens there: refuse such connections at
+        // once, so that a client trying `localhost` over IPv6 first falls back to 127.0.0.1
+        // instead of waiting for a timeout.
+        if addr6.is_some() {
+            let unspecified: Vec<&PortMapping> =
+                att.ports.iter().filter(|p| p.host_ip.is_none()).collect();
+            if !unspecified.is_empty() {
+                let chain = format!("{prefix}lo6");
+                b.add_chain(
+                    NFPROTO_IPV6,
+                    NFT_TABLE,
+                    &chain,
+                    Some(Hook {
+                        hook: NF_INET_LOCAL_OUT,
+                        priority: -150,
+                        kind: "filter",
+                    }),
+                );
+                let lo: Cidr = "::1/128".parse().unwrap_or_else(|_| unreachable!());
+                for p in unspecified {
+                    let mut rule = matches::ipv6_addr_in(false, lo);
+                    rule.extend(matches::l4_dport(p.protocol.number(), p.host_port));
+                    rule.extend(matches::refuse_v6(p.protocol == Protocol::Tcp));
+                    b.add_rule(NFPROTO_IPV6, NFT_TABLE, &chain, &rule);
+                }
             }
         }
         let mut nft = NftHandle::open_in(&self.host)?;
@@ -1285,22 +1428,25 @@ impl Network {
         }
         let mut b = Batch::new();
         let net_prefix = format!("{}-", self.name);
-        for chain in nft.chains(NFPROTO_IPV4)? {
-            if chain.table != NFT_TABLE {
-                continue;
-            }
-            let Some(rest) = chain.name.strip_prefix(&net_prefix) else {
-                continue;
-            };
-            let Some((addr, _)) = rest.rsplit_once('-') else {
-                continue;
-            };
-            let Ok(addr) = addr.parse::<IpAddr>() else {
-                continue;
-            };
-            if !live.contains(&addr) {
-                b.delete_chain(NFPROTO_IPV4, NFT_TABLE, &chain.name);
-                report.chains.push(chain.name);
+        // Per-container chains are named by the container's IPv4 address in both tables.
+        for fam in [NFPROTO_IPV4, NFPROTO_IPV6] {
+            for chain in nft.chains(fam)? {
+                if chain.table != NFT_TABLE {
+                    continue;
+                }
+                let Some(rest) = chain.name.strip_prefix(&net_prefix) else {
+                    continue;
+                };
+                let Some((addr, _)) = rest.rsplit_once('-') else {
+                    continue;
+                };
+                let Ok(addr) = addr.parse::<IpAddr>() else {
+                    continue;
+                };
+                if !live.contains(&addr) {
+                    b.delete_chain(fam, NFT_TABLE, &chain.name);
+                    report.chains.push(chain.name);
+                }
             }
         }
         nft.apply(&b, &format!("stale rules of network {}", self.name))?;
@@ -1438,9 +1584,11 @@ impl Attachment {
         };
         let prefix = format!("{}-{v4}-", self.network);
         let mut b = Batch::new();
-        for c in nft.chains(NFPROTO_IPV4)? {
-            if c.table == NFT_TABLE && c.name.starts_with(&prefix) {
-                b.delete_chain(NFPROTO_IPV4, NFT_TABLE, &c.name);
+        for fam in [NFPROTO_IPV4, NFPROTO_IPV6] {
+            for c in nft.chains(fam)? {
+                if c.table == NFT_TABLE && c.name.starts_with(&prefix) {
+                    b.delete_chain(fam, NFT_TABLE, &c.name);
+                }
             }
         }
         nft.apply(&b, &format!("published ports of {v4}"))?;
@@ -1579,6 +1727,11 @@ mod tests {
         );
         let q: PortMapping = "10.0.0.1:1:2/tcp".parse().unwrap();
         assert_eq!(q.host_ip, Some("10.0.0.1".parse().unwrap()));
+        let v6: PortMapping = "[::1]:8080:80/udp".parse().unwrap();
+        assert_eq!(v6.host_ip, Some("::1".parse().unwrap()));
+        assert_eq!(v6.to_string(), "[::1]:8080:80/udp");
+        assert!(!v6.clashes_with(&q));
+        assert!(v6.clashes_with(&PortMapping::udp(8080, 1)));
         for bad in [
             "",
             "80",
@@ -1591,6 +1744,12 @@ mod tests {
             "x:1:2",
             "+1:2",
             "80:80/",
+            "::1:8080:80",
+            "[::1]8080:80",
+            "[10.0.0.1]:1:2",
+            "[::1]:1:2:3",
+            "[]:1:2",
+            "[::1:1:2",
         ] {
             assert!(bad.parse::<PortMapping>().is_err(), "{bad:?}");
         }
@@ -1610,9 +1769,20 @@ mod tests {
 
     proptest! {
         #[test]
-        fn port_mapping_round_trip(ip in proptest::option::of(any::<[u8; 4]>()), h in 1u16.., c in 1u16.., udp: bool) {
+        fn port_mapping_round_trip(
+            ip in proptest::option::of(any::<[u8; 4]>()),
+            ip6 in proptest::option::of(any::<[u8; 16]>()),
+            h in 1u16..,
+            c in 1u16..,
+            udp: bool,
+        ) {
+            let host_ip = match (ip, ip6) {
+                (_, Some(v6)) => Some(IpAddr::from(v6)),
+                (Some(v4), None) => Some(IpAddr::from(v4)),
+                (None, None) => None,
+            };
             let p = PortMapping {
-                host_ip: ip.map(Ipv4Addr::from),
+                host_ip,
                 host_port: h,
                 container_port: c,
                 protocol: if udp { Protocol::Udp } else { Protocol::Tcp },

@@ -164,15 +164,15 @@ pub(crate) fn geteuid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
-/// Binds a socket to `addr:port` (`0.0.0.0` without an address) in the calling thread's
-/// network namespace, to keep the port: a socket of another process there makes it fail with
-/// `EADDRINUSE`, and while it is held nobody else may bind the port. TCP: `SO_REUSEADDR`
-/// (connections of the past in `TIME_WAIT` do not count) and listening, which is what keeps
-/// others out (no connection reaches it: the container's DNAT comes first). UDP: a plain
-/// bind.
+/// Binds a socket to `addr:port` in the calling thread's network namespace, to keep the
+/// port: a socket of another process there makes it fail with `EADDRINUSE`, and while it is
+/// held nobody else may bind the port. TCP: `SO_REUSEADDR` (connections of the past in
+/// `TIME_WAIT` do not count) and listening, which is what keeps others out (no connection
+/// reaches it: the container's DNAT comes first). UDP: a plain bind. An IPv6 socket is
+/// `IPV6_V6ONLY`, so `::` and `0.0.0.0` are reserved separately.
 pub(crate) fn reserve_port(
     udp: bool,
-    addr: Option<std::net::Ipv4Addr>,
+    addr: std::net::IpAddr,
     port: u16,
 ) -> io::Result<std::os::fd::OwnedFd> {
     use std::os::fd::FromRawFd;
@@ -181,44 +181,77 @@ pub(crate) fn reserve_port(
     } else {
         libc::SOCK_STREAM
     };
+    let domain = match addr {
+        std::net::IpAddr::V4(_) => libc::AF_INET,
+        std::net::IpAddr::V6(_) => libc::AF_INET6,
+    };
     // SAFETY: socket with integer arguments; the result is checked.
-    let fd = unsafe { libc::socket(libc::AF_INET, kind | libc::SOCK_CLOEXEC, 0) };
+    let fd = unsafe { libc::socket(domain, kind | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: the kernel just returned this descriptor; nothing else owns it.
     let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
-    if !udp {
+    let set = |level: libc::c_int, name: libc::c_int| -> io::Result<()> {
         let one: libc::c_int = 1;
         // SAFETY: setsockopt with a pointer to an int on our stack and its size.
         let r = unsafe {
             libc::setsockopt(
                 fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_REUSEADDR,
+                level,
+                name,
                 (&one as *const libc::c_int).cast(),
                 std::mem::size_of::<libc::c_int>() as libc::socklen_t,
             )
         };
         if r == -1 {
-            return Err(io::Error::last_os_error());
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
         }
-    }
-    let sin = libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: port.to_be(),
-        sin_addr: libc::in_addr {
-            s_addr: u32::from(addr.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED)).to_be(),
-        },
-        sin_zero: [0; 8],
     };
-    // SAFETY: bind with a sockaddr_in on our stack and its size.
-    let r = unsafe {
-        libc::bind(
-            fd.as_raw_fd(),
-            (&sin as *const libc::sockaddr_in).cast(),
-            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-        )
+    if !udp {
+        set(libc::SOL_SOCKET, libc::SO_REUSEADDR)?;
+    }
+    let r = match addr {
+        std::net::IpAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: port.to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(a).to_be(),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: bind with a sockaddr_in on our stack and its size.
+            unsafe {
+                libc::bind(
+                    fd.as_raw_fd(),
+                    (&sin as *const libc::sockaddr_in).cast(),
+                    std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                )
+            }
+        }
+        std::net::IpAddr::V6(a) => {
+            set(libc::IPPROTO_IPV6, libc::IPV6_V6ONLY)?;
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: port.to_be(),
+                sin6_flowinfo: 0,
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.octets(),
+                },
+                sin6_scope_id: 0,
+            };
+            // SAFETY: bind with a sockaddr_in6 on our stack and its size.
+            unsafe {
+                libc::bind(
+                    fd.as_raw_fd(),
+                    (&sin6 as *const libc::sockaddr_in6).cast(),
+                    std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+                )
+            }
+        }
     };
     if r == -1 {
         return Err(io::Error::last_os_error());

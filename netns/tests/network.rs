@@ -508,6 +508,139 @@ fn crash_of_the_owner_is_cleaned_up() {
     lab.assert_clean();
 }
 
+/// On a dual-stack network a port published without a host address answers over IPv6
+/// too, from other hosts and from the host's own IPv6 address; one published on an IPv6
+/// host address answers there only; on an IPv4-only network an IPv6 host address is an
+/// error naming the mapping.
+#[test]
+fn dual_stack_published_ports() {
+    let lab = Lab::new("v6pub");
+    for (ns, addr, link) in [
+        (&lab.host, "2001:db8::1/64", "up0"),
+        (&lab.world, "2001:db8::2/64", "wan0"),
+    ] {
+        ns.sh(&["ip", "-6", "addr", "add", addr, "dev", link, "nodad"]);
+    }
+    let mut cfg = lab.config("hutcht7", "10.97.0.0/24");
+    cfg.subnet6("fd00:97::/64".parse().unwrap());
+    let net = cfg.open().unwrap();
+    let c1 = TestNs::new();
+    let c2 = TestNs::new();
+    let a1 = net
+        .attach(
+            &c1.ns,
+            AttachOptions::new().publish(PortMapping::tcp(8080, 80)),
+        )
+        .unwrap();
+    let a2 = net
+        .attach(
+            &c2.ns,
+            AttachOptions::new().publish("[2001:db8::1]:8081:81".parse().unwrap()),
+        )
+        .unwrap();
+    let listen6 = |ns: &TestNs, port: u16| {
+        run_in_netns(&ns.ns, || TcpListener::bind(("::", port)))
+            .unwrap()
+            .unwrap()
+    };
+    // world -> host's IPv6 address -> container, the client's address kept.
+    let server = serve_once(listen6(&c1, 80));
+    assert_eq!(
+        tcp_call(&lab.world, "[2001:db8::1]:8080"),
+        "2001:db8::2 hello"
+    );
+    server.join().unwrap();
+    // The same mapping over IPv4 (a dual-stack listener sees a mapped address).
+    let server = serve_once(listen6(&c1, 80));
+    assert_eq!(
+        tcp_call(&lab.world, "192.0.2.1:8080"),
+        "::ffff:192.0.2.2 hello"
+    );
+    server.join().unwrap();
+    // The host itself, through its own IPv6 address.
+    let server = serve_once(listen6(&c1, 80));
+    assert_eq!(
+        tcp_call(&lab.host, "[2001:db8::1]:8080"),
+        "2001:db8::1 hello"
+    );
+    server.join().unwrap();
+    // The host's ::1 cannot be forwarded; it is refused at once (a client of `localhost`
+    // falls back to 127.0.0.1 without waiting), and 127.0.0.1 answers.
+    let started = Instant::now();
+    let lo6 = run_in_netns(&lab.host.ns, || {
+        TcpStream::connect_timeout(&"[::1]:8080".parse().unwrap(), TIMEOUT)
+    })
+    .unwrap();
+    assert_eq!(
+        lo6.unwrap_err().kind(),
+        std::io::ErrorKind::ConnectionRefused
+    );
+    assert!(started.elapsed() < TIMEOUT);
+    let server = serve_once(listen6(&c1, 80));
+    assert!(
+        tcp_call(&lab.host, "127.0.0.1:8080").ends_with(" hello"),
+        "127.0.0.1"
+    );
+    server.join().unwrap();
+    // An IPv6 host address: published there, not over IPv4.
+    let server = serve_once(listen6(&c2, 81));
+    assert_eq!(
+        tcp_call(&lab.world, "[2001:db8::1]:8081"),
+        "2001:db8::2 hello"
+    );
+    server.join().unwrap();
+    let refused = run_in_netns(&lab.world.ns, || {
+        TcpStream::connect_timeout(&"192.0.2.1:8081".parse().unwrap(), TIMEOUT)
+    })
+    .unwrap();
+    assert_eq!(
+        refused.unwrap_err().kind(),
+        std::io::ErrorKind::ConnectionRefused
+    );
+    // The rules are in `ip6 hutch`, readable by nft, and go with the containers.
+    let rules = lab.host.sh(&["nft", "list", "table", "ip6", "hutch"]);
+    assert!(rules.contains("dnat to [fd00:97::2]:80"), "{rules}");
+    assert!(rules.contains("dnat to [fd00:97::3]:81"), "{rules}");
+    assert!(
+        rules.contains("ip6 daddr ::1 tcp dport 8080 reject with tcp reset"),
+        "{rules}"
+    );
+    drop((a1, a2));
+    let rules = lab.host.sh(&["nft", "list", "table", "ip6", "hutch"]);
+    assert!(!rules.contains("dnat"), "{rules}");
+    // ::1 named as the host address is an error naming it.
+    let c4 = TestNs::new();
+    let err = net
+        .attach(
+            &c4.ns,
+            AttachOptions::new().publish("[::1]:8083:80".parse().unwrap()),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, hutch_netns::NetworkError::Ipv6Loopback { .. }),
+        "{err:?}"
+    );
+    assert_eq!(c4.link_names(), ["lo"]);
+    // An IPv6 host address on an IPv4-only network.
+    let v4 = lab.config("hutcht8", "10.98.0.0/24").open().unwrap();
+    let c3 = TestNs::new();
+    let err = v4
+        .attach(
+            &c3.ns,
+            AttachOptions::new().publish("[2001:db8::1]:8082:80".parse().unwrap()),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, hutch_netns::NetworkError::NoIpv6Subnet { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("[2001:db8::1]:8082:80"), "{err}");
+    assert_eq!(c3.link_names(), ["lo"]);
+    v4.remove().unwrap();
+    net.remove().unwrap();
+    lab.assert_clean();
+}
+
 #[test]
 fn dual_stack_network() {
     let lab = Lab::new("v6");

@@ -105,6 +105,12 @@ pub const NFT_FIB_RESULT_ADDRTYPE: u32 = 3;
 pub const NFTA_FIB_F_DADDR: u32 = 1 << 1;
 /// `RTN_LOCAL` from `rtnetlink.h`: what `fib daddr type local` compares with.
 pub const RTN_LOCAL: u32 = 2;
+// enum nft_reject_attributes, nft_reject_types; ICMPV6_PORT_UNREACH from icmpv6.h
+pub const NFTA_REJECT_TYPE: u16 = 1;
+pub const NFTA_REJECT_ICMP_CODE: u16 = 2;
+pub const NFT_REJECT_ICMP_UNREACH: u32 = 0;
+pub const NFT_REJECT_TCP_RST: u32 = 1;
+pub const ICMPV6_PORT_UNREACH: u8 = 4;
 // enum nft_ct_attributes, nft_ct_keys; IPS_DST_NAT from nf_conntrack_common.h
 pub const NFTA_CT_DREG: u16 = 1;
 pub const NFTA_CT_KEY: u16 = 2;

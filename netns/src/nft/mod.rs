@@ -160,6 +160,16 @@ pub enum Expr {
     },
     /// A packet and byte counter.
     Counter,
+    /// `reject`: ends the packet and answers its sender, with a TCP reset
+    /// (`NFT_REJECT_TCP_RST`) or an ICMP(v6) unreachable of `code`
+    /// (`NFT_REJECT_ICMP_UNREACH`). Only in filter chains of the input, forward and output
+    /// hooks.
+    Reject {
+        /// The `NFT_REJECT_*` type.
+        kind: u32,
+        /// The ICMP code (for `NFT_REJECT_ICMP_UNREACH`).
+        code: u8,
+    },
 }
 
 impl Expr {
@@ -269,6 +279,15 @@ impl Expr {
                 }),
             ),
             Expr::Counter => ("counter", Box::new(|_: &mut Attrs| {})),
+            Expr::Reject { kind, code } => (
+                "reject",
+                Box::new(move |a: &mut Attrs| {
+                    a.be32(NFTA_REJECT_TYPE, *kind);
+                    if *kind == NFT_REJECT_ICMP_UNREACH {
+                        a.put(NFTA_REJECT_ICMP_CODE, &[*code]);
+                    }
+                }),
+            ),
         };
         a.nested(NFTA_LIST_ELEM, |a| {
             a.str(NFTA_EXPR_NAME, name);
@@ -459,6 +478,42 @@ pub mod matches {
             Expr::Nat {
                 kind: NFT_NAT_DNAT,
                 family: NFPROTO_IPV4,
+                addr_reg: NFT_REG_1,
+                proto_reg: Some(NFT_REG_2),
+            },
+        ]
+    }
+
+    /// `reject with tcp reset` for TCP, `reject with icmpv6 port-unreachable` otherwise:
+    /// the sender learns at once that nothing answers there.
+    pub fn refuse_v6(tcp: bool) -> Vec<Expr> {
+        vec![if tcp {
+            Expr::Reject {
+                kind: NFT_REJECT_TCP_RST,
+                code: 0,
+            }
+        } else {
+            Expr::Reject {
+                kind: NFT_REJECT_ICMP_UNREACH,
+                code: ICMPV6_PORT_UNREACH,
+            }
+        }]
+    }
+
+    /// `dnat ip6 to [addr]:port` (the address in register 1, the port in register 2).
+    pub fn dnat_v6(addr: std::net::Ipv6Addr, port: u16) -> Vec<Expr> {
+        vec![
+            Expr::Immediate {
+                dreg: NFT_REG_1,
+                data: addr.octets().to_vec(),
+            },
+            Expr::Immediate {
+                dreg: NFT_REG_2,
+                data: port.to_be_bytes().to_vec(),
+            },
+            Expr::Nat {
+                kind: NFT_NAT_DNAT,
+                family: NFPROTO_IPV6,
                 addr_reg: NFT_REG_1,
                 proto_reg: Some(NFT_REG_2),
             },
@@ -875,6 +930,20 @@ mod tests {
         ]
         .concat();
         assert_eq!(a.buf, expected);
+    }
+
+    #[test]
+    fn reject_encodes_type_and_code() {
+        let mut a = Attrs::default();
+        matches::refuse_v6(false)[0].encode(&mut a);
+        let tail: &[u8] = &[
+            8, 0, 1, 0, 0, 0, 0, 0, // NFTA_REJECT_TYPE = ICMP_UNREACH
+            5, 0, 2, 0, 4, 0, 0, 0, // NFTA_REJECT_ICMP_CODE = port unreachable
+        ];
+        assert!(a.buf.ends_with(tail), "{:?}", a.buf);
+        let mut t = Attrs::default();
+        matches::refuse_v6(true)[0].encode(&mut t);
+        assert!(t.buf.ends_with(&[8, 0, 1, 0, 0, 0, 0, 1]), "{:?}", t.buf);
     }
 
     #[test]

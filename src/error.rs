@@ -185,6 +185,21 @@ impl fmt::Display for Step {
     }
 }
 
+/// The exit status of a process is lost: the kernel reaped it by itself, because this process
+/// ignores `SIGCHLD` (`SIG_IGN` or `SA_NOCLDWAIT`, perhaps inherited through exec), and the
+/// kernel is older than Linux 6.15, which keeps the status for the process's pidfd.
+///
+/// [`Child::wait`](crate::Child::wait) and friends return it inside their `io::Error` (kind
+/// [`Unsupported`](std::io::ErrorKind::Unsupported)); find it with
+/// `err.get_ref().and_then(|e| e.downcast_ref::<ExitStatusLost>())`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the process was reaped by the kernel, not waited for: this process ignores SIGCHLD \
+     (SIG_IGN or SA_NOCLDWAIT), and this kernel keeps no exit status for a pidfd (Linux 6.15+ \
+     does); set SIGCHLD to SIG_DFL before spawning"
+)]
+pub struct ExitStatusLost;
+
 /// Why [`Command::spawn`](crate::Command::spawn) (or `output`, `status`) failed.
 ///
 /// Every variant that comes from the operating system keeps its [`io::Error`] as the

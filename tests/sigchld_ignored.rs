@@ -41,6 +41,12 @@ fn a_caller_that_ignores_sigchld_waits_for_its_containers() {
             .spawn()
             .unwrap();
         let err = child.wait_timeout(Duration::from_secs(10)).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);
+        assert!(
+            err.get_ref()
+                .is_some_and(|e| e.is::<hutch::ExitStatusLost>()),
+            "{err:?}"
+        );
         let text = err.to_string();
         assert!(
             text.contains("ignores SIGCHLD") && text.contains("6.15") && text.contains("SIG_DFL"),

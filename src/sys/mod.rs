@@ -604,10 +604,9 @@ fn reaped_status(pidfd: BorrowedFd<'_>) -> io::Result<c_int> {
                 Some(libc::ENOTTY | libc::EINVAL | libc::ESRCH)
             );
         if unsupported || tries == 100 {
-            return Err(io::Error::other(
-                "the process was reaped by the kernel, not waited for: this process ignores \
-                 SIGCHLD (SIG_IGN or SA_NOCLDWAIT), and this kernel keeps no exit status for \
-                 a pidfd (Linux 6.15+ does); set SIGCHLD to SIG_DFL before spawning",
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                crate::error::ExitStatusLost,
             ));
         }
         tries += 1;

@@ -164,21 +164,22 @@ pub(crate) fn raw_mount(
 ) -> Result<(), c_int> {
     // SAFETY: every pointer is a NUL-terminated string or null, valid during the call.
     let ret = unsafe {
-        libc::mount(
+        libc::syscall(
+            libc::SYS_mount,
             opt_ptr(source),
             target.as_ptr(),
             opt_ptr(fstype),
             flags,
-            opt_ptr(data).cast(),
+            opt_ptr(data),
         )
     };
-    raw_check(ret.into())
+    raw_check(ret)
 }
 
 /// `umount2(2)`, errno on failure.
 pub(crate) fn raw_umount2(target: &CStr, flags: c_int) -> Result<(), c_int> {
     // SAFETY: target is a valid C string.
-    raw_check(unsafe { libc::umount2(target.as_ptr(), flags) }.into())
+    raw_check(unsafe { libc::syscall(libc::SYS_umount2, target.as_ptr(), flags) })
 }
 
 /// `mount_setattr(AT_FDCWD, path, [AT_RECURSIVE], {attr_set: MOUNT_ATTR_RDONLY})`.
@@ -211,7 +212,9 @@ pub(crate) fn raw_make_readonly(path: &CStr, recursive: bool) -> Result<(), c_in
 /// `mkdir(path, mode)`; an existing entry is not an error.
 pub(crate) fn raw_mkdir(path: &CStr, mode: libc::mode_t) -> Result<(), c_int> {
     // SAFETY: path is a valid C string.
-    match raw_check(unsafe { libc::mkdir(path.as_ptr(), mode) }.into()) {
+    match raw_check(unsafe {
+        libc::syscall(libc::SYS_mkdirat, libc::AT_FDCWD, path.as_ptr(), mode)
+    }) {
         Err(libc::EEXIST) => Ok(()),
         other => other,
     }
@@ -227,7 +230,9 @@ pub(crate) fn raw_create_file(path: &CStr, mode: libc::mode_t) -> Result<(), c_i
     }
     // SAFETY: path is a valid C string; the fd returned is closed right after.
     let fd = unsafe {
-        libc::open(
+        libc::syscall(
+            libc::SYS_openat,
+            libc::AT_FDCWD,
             path.as_ptr(),
             libc::O_WRONLY
                 | libc::O_CREAT
@@ -244,20 +249,27 @@ pub(crate) fn raw_create_file(path: &CStr, mode: libc::mode_t) -> Result<(), c_i
         return if e == libc::EEXIST { Ok(()) } else { Err(e) };
     }
     // SAFETY: fd was just opened by us.
-    unsafe { libc::close(fd) };
+    unsafe { libc::syscall(libc::SYS_close, fd) };
     Ok(())
 }
 
 /// `symlink(target, linkpath)`.
 pub(crate) fn raw_symlink(target: &CStr, linkpath: &CStr) -> Result<(), c_int> {
     // SAFETY: both are valid C strings.
-    raw_check(unsafe { libc::symlink(target.as_ptr(), linkpath.as_ptr()) }.into())
+    raw_check(unsafe {
+        libc::syscall(
+            libc::SYS_symlinkat,
+            target.as_ptr(),
+            libc::AT_FDCWD,
+            linkpath.as_ptr(),
+        )
+    })
 }
 
 /// `chdir(path)`.
 pub(crate) fn raw_chdir(path: &CStr) -> Result<(), c_int> {
     // SAFETY: path is a valid C string.
-    raw_check(unsafe { libc::chdir(path.as_ptr()) }.into())
+    raw_check(unsafe { libc::syscall(libc::SYS_chdir, path.as_ptr()) })
 }
 
 /// `pivot_root(".", ".")`.
@@ -272,8 +284,17 @@ pub(crate) fn raw_pivot_root_here() -> Result<(), c_int> {
 pub(crate) fn raw_kind(path: &CStr) -> Result<Option<bool>, c_int> {
     // SAFETY: an all-zero `stat` is a valid value for a plain C struct.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: path is a valid C string, st a valid out-pointer.
-    let ret = unsafe { libc::stat(path.as_ptr(), &mut st) };
+    // SAFETY: path is a valid C string, st a valid out-pointer (libc's `struct stat` is the
+    // kernel's on the 64-bit architectures hutch supports).
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_newfstatat,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            &raw mut st,
+            0,
+        )
+    };
     if ret < 0 {
         // ENOTDIR: a component of the path is a file, so the path does not exist either.
         return match errno() {
@@ -376,7 +397,16 @@ pub(crate) fn raw_close(fd: c_int) {
 pub(crate) fn raw_ino(path: &CStr) -> Result<u64, c_int> {
     // SAFETY: an all-zero `stat` is a valid value for a plain C struct.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: path is a valid C string, st a valid out-pointer.
-    let ret = unsafe { libc::stat(path.as_ptr(), &mut st) };
+    // SAFETY: path is a valid C string, st a valid out-pointer (libc's `struct stat` is the
+    // kernel's on the 64-bit architectures hutch supports).
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_newfstatat,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            &raw mut st,
+            0,
+        )
+    };
     if ret < 0 { Err(errno()) } else { Ok(st.st_ino) }
 }

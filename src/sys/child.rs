@@ -269,6 +269,32 @@ fn sys_prctl(option: c_int, arg: libc::c_ulong) -> c_long {
     unsafe { libc::syscall(libc::SYS_prctl, option, arg, 0, 0, 0) }
 }
 
+fn sys_setns(fd: RawFd, nstype: c_int) -> c_long {
+    // SAFETY: setns with integer arguments.
+    unsafe { libc::syscall(libc::SYS_setns, fd, nstype) }
+}
+
+fn sys_unshare(flags: c_int) -> c_long {
+    // SAFETY: unshare with an integer argument.
+    unsafe { libc::syscall(libc::SYS_unshare, flags) }
+}
+
+/// `openat(AT_FDCWD, path, flags)`: returns the descriptor or -1 (errno set).
+fn sys_open(path: &CStr, flags: c_int) -> RawFd {
+    // SAFETY: openat on a NUL-terminated path; no mode is needed without O_CREAT.
+    unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD, path.as_ptr(), flags, 0) as RawFd }
+}
+
+fn sys_chdir(path: &CStr) -> c_long {
+    // SAFETY: chdir on a NUL-terminated path.
+    unsafe { libc::syscall(libc::SYS_chdir, path.as_ptr()) }
+}
+
+fn sys_kill(pid: c_int, sig: c_int) -> c_long {
+    // SAFETY: kill with integer arguments.
+    unsafe { libc::syscall(libc::SYS_kill, pid, sig) }
+}
+
 /// Sets the signal mask of this thread to all (`true`) or none (`false`) of the 64 signals,
 /// glibc's internal ones included.
 pub(crate) fn sigmask_all(block: bool, old: Option<&mut u64>) -> c_long {
@@ -350,9 +376,12 @@ fn send(fd: RawFd, rec: Record) {
 }
 
 fn exit(code: c_int) -> ! {
-    // SAFETY: `_exit` ends the process without running atexit handlers or flushing stdio,
-    // which is what a child of a multithreaded process must do.
-    unsafe { libc::_exit(code) }
+    // SAFETY: `exit_group` ends the process without running atexit handlers or flushing
+    // stdio, which is what a child of a multithreaded process must do; it does not return.
+    unsafe {
+        libc::syscall(libc::SYS_exit_group, code);
+    }
+    unreachable!("exit_group returned")
 }
 
 /// Reports `step` failing with the current errno and ends the child.
@@ -474,8 +503,8 @@ pub(crate) unsafe fn child_main(p: &Prepared) -> ! {
     user_and_time_namespaces(p);
     for (i, &(fd, nstype)) in p.joins.iter().enumerate() {
         reach(p, slot, step::JOIN);
-        // SAFETY: setns on a namespace descriptor the parent keeps open.
-        if unsafe { libc::setns(fd, nstype) } == -1 {
+        // The descriptor is one the parent keeps open.
+        if sys_setns(fd, nstype) == -1 {
             fail(p, step::JOIN, i as u32);
         }
     }
@@ -523,8 +552,7 @@ pub(crate) unsafe fn child_main(p: &Prepared) -> ! {
     }
     if let Some(dir) = &p.cwd {
         reach(p, slot, step::CHDIR);
-        // SAFETY: chdir on a NUL-terminated path prepared by the parent.
-        if unsafe { libc::chdir(dir.as_ptr()) } == -1 {
+        if sys_chdir(dir) == -1 {
             fail(p, step::CHDIR, 0);
         }
     }
@@ -560,8 +588,8 @@ fn join_container(p: &Prepared, join: &Join) {
     reach(p, 0, step::JOIN);
     // A container made without namespaces has none to join (setns with 0 would mean "all",
     // and fail on our own user namespace).
-    // SAFETY: setns on a pidfd the parent keeps open.
-    if join.nstypes != 0 && unsafe { libc::setns(join.pidfd, join.nstypes) } == -1 {
+    // The pidfd is one the parent keeps open.
+    if join.nstypes != 0 && sys_setns(join.pidfd, join.nstypes) == -1 {
         fail(p, step::JOIN, 0);
     }
     reach(p, 0, step::JOIN_FORK);
@@ -606,8 +634,8 @@ fn join_container(p: &Prepared, join: &Join) {
 /// the joined namespace.
 fn enter_pid_namespace(p: &Prepared, fd: RawFd) {
     reach(p, 0, step::JOIN);
-    // SAFETY: setns on a namespace descriptor the parent keeps open.
-    if unsafe { libc::setns(fd, libc::CLONE_NEWPID) } == -1 {
+    // The descriptor is one the parent keeps open.
+    if sys_setns(fd, libc::CLONE_NEWPID) == -1 {
         fail(p, step::JOIN, 0);
     }
     reach(p, 0, step::JOIN_FORK);
@@ -644,8 +672,7 @@ fn user_and_time_namespaces(p: &Prepared) {
     let u = &p.userns;
     if u.time_namespace {
         reach(p, 0, step::TIME_NAMESPACE);
-        // SAFETY: unshare with a plain flag.
-        if unsafe { libc::unshare(libc::CLONE_NEWTIME) } == -1 {
+        if sys_unshare(libc::CLONE_NEWTIME) == -1 {
             fail(p, step::TIME_NAMESPACE, 0);
         }
         send(
@@ -701,17 +728,11 @@ fn user_and_time_namespaces(p: &Prepared) {
     }
     if u.time_namespace {
         reach(p, 0, step::ENTER_TIME_NAMESPACE);
-        // SAFETY: open on a static NUL-terminated path, then setns on the new descriptor.
-        unsafe {
-            let fd = libc::open(
-                u.time_for_children.as_ptr(),
-                libc::O_RDONLY | libc::O_CLOEXEC,
-            );
-            if fd == -1 || libc::setns(fd, libc::CLONE_NEWTIME) == -1 {
-                fail(p, step::ENTER_TIME_NAMESPACE, 0);
-            }
-            sys_close(fd);
+        let fd = sys_open(u.time_for_children, libc::O_RDONLY | libc::O_CLOEXEC);
+        if fd == -1 || sys_setns(fd, libc::CLONE_NEWTIME) == -1 {
+            fail(p, step::ENTER_TIME_NAMESPACE, 0);
         }
+        sys_close(fd);
     }
 }
 
@@ -720,7 +741,7 @@ fn uts(p: &Prepared) {
         reach(p, 0, step::HOSTNAME);
         let b = name.as_bytes();
         // SAFETY: a buffer and its length.
-        if unsafe { libc::sethostname(b.as_ptr().cast(), b.len()) } == -1 {
+        if unsafe { libc::syscall(libc::SYS_sethostname, b.as_ptr(), b.len()) } == -1 {
             fail(p, step::HOSTNAME, 0);
         }
     }
@@ -728,7 +749,7 @@ fn uts(p: &Prepared) {
         reach(p, 0, step::DOMAINNAME);
         let b = name.as_bytes();
         // SAFETY: a buffer and its length.
-        if unsafe { libc::setdomainname(b.as_ptr().cast(), b.len()) } == -1 {
+        if unsafe { libc::syscall(libc::SYS_setdomainname, b.as_ptr(), b.len()) } == -1 {
             fail(p, step::DOMAINNAME, 0);
         }
     }
@@ -737,19 +758,26 @@ fn uts(p: &Prepared) {
 fn loopback_up(p: &Prepared, req: &libc::ifreq) {
     // SAFETY: a datagram socket used only for the SIOC[GS]IFFLAGS ioctls on a copy of the
     // prepared `ifreq`.
-    let sock = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    let sock = unsafe {
+        libc::syscall(
+            libc::SYS_socket,
+            libc::AF_INET,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            0,
+        )
+    } as RawFd;
     if sock == -1 {
         fail(p, step::LOOPBACK, 0);
     }
     let mut req = *req;
     // SAFETY: SIOCGIFFLAGS fills the flags of a valid ifreq.
-    if unsafe { libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut req) } == -1 {
+    if unsafe { libc::syscall(libc::SYS_ioctl, sock, libc::SIOCGIFFLAGS, &raw mut req) } == -1 {
         fail(p, step::LOOPBACK, 0);
     }
     // SAFETY: the union member the previous ioctl filled.
     unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
     // SAFETY: SIOCSIFFLAGS reads a valid ifreq.
-    if unsafe { libc::ioctl(sock, libc::SIOCSIFFLAGS, &mut req) } == -1 {
+    if unsafe { libc::syscall(libc::SYS_ioctl, sock, libc::SIOCSIFFLAGS, &raw mut req) } == -1 {
         fail(p, step::LOOPBACK, 0);
     }
     sys_close(sock);
@@ -758,8 +786,7 @@ fn loopback_up(p: &Prepared, req: &libc::ifreq) {
 /// Writes the child's own id maps (each file in one write, as the kernel requires).
 fn write_own_maps(p: &Prepared, files: &[(&'static CStr, CString); 3]) {
     for (i, (path, text)) in files.iter().enumerate() {
-        // SAFETY: open on a NUL-terminated path.
-        let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+        let fd = sys_open(path, libc::O_WRONLY | libc::O_CLOEXEC);
         if fd == -1 {
             fail(p, step::ID_MAP, i as u32);
         }
@@ -1124,8 +1151,7 @@ fn in_process_init(main: libc::pid_t) -> ! {
             continue;
         }
         if sig as c_int != libc::SIGCHLD {
-            // SAFETY: kill with integer arguments.
-            unsafe { libc::kill(main, sig as c_int) };
+            sys_kill(main, sig as c_int);
             continue;
         }
         loop {

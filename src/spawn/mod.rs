@@ -450,31 +450,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     trace.step("descriptors");
     // The container's cgroup, created and limited before the clone, so the child starts in
     // it (CLONE_INTO_CGROUP) and is never outside its limits.
-    let mut cgroup = if joining {
-        None
-    } else {
-        // Docker's device allow-list whenever the container has a cgroup, unless privileged
-        // or not confined at all; attaching a device program needs root.
-        // Root inside a user namespace of its own (rootless podman, a CI sandbox) may not load
-        // it; there the kernel already refuses to open devices made by the container (their
-        // mknod needs CAP_MKNOD of the initial namespace).
-        let default_devices = c.confine.caps.is_some()
-            && !c.confine.privileged
-            && sys::geteuid() == 0
-            && sys::in_initial_userns();
-        crate::cgroup::prepare(&c.cgroup, default_devices).map_err(|e| match e {
-            SpawnError::Cgroup(
-                source @ hutch_cgroup::CgroupError::ControllerUnavailable { controller, .. },
-            ) => match crate::preflight::explain_missing_controller(controller) {
-                Some(hint) => SpawnError::CgroupUnavailable {
-                    source: Box::new(source),
-                    hint: Box::new(hint),
-                },
-                None => SpawnError::Cgroup(source),
-            },
-            e => e,
-        })?
-    };
+    let mut cgroup = if joining { None } else { container_cgroup(c)? };
 
     // A process exec'd into a running container starts from the container's own set
     // (`exec_defaults`), already guarded; in a user namespace of its own, MKNOD makes no
@@ -497,30 +473,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     };
 
     // Made before the clone, so that nothing can fail once the process runs.
-    let link = match &cmd.join {
-        Some(j) => ContainerLink {
-            registry: j.registry.clone(),
-            cgroup_fd: match &j.cgroup {
-                Some(Ok(fd)) => Some(fd.try_clone().map_err(parent("dup"))?),
-                _ => None,
-            },
-            setgroups: j.setgroups,
-            register: true,
-            exec_defaults: j.exec_defaults.clone(),
-        },
-        None => ContainerLink {
-            registry: Default::default(),
-            cgroup_fd: None,
-            setgroups,
-            register: false,
-            exec_defaults: Arc::new(ExecDefaults {
-                env: env.clone(),
-                cwd: cmd.cwd.clone().unwrap_or_else(|| PathBuf::from("/")),
-                // Processes exec'd into it have the capabilities it has.
-                confine: guarded.clone(),
-            }),
-        },
-    };
+    let link = container_link(cmd, &env, setgroups, &guarded)?;
 
     let init = match (&init_fd, c.init && !joining) {
         (Some(fd), _) => Some(InitPlan::Program {
@@ -591,12 +544,9 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     // is set up (`SetupListener`), so it may not be suspended as the shared-memory clone does.
     let shared_vm = sys::shared_vm_supported()
         && listener_pair.is_none()
-        && plan.init.is_none()
         && !joining
-        && plan.pid_join.is_none()
         && user.sync.is_none()
-        && plan.creds.uid.is_none()
-        && plan.creds.gid.is_none();
+        && !needs_own_memory(&plan);
     let mode = if shared_vm {
         sys::CloneMode::SharedVm
     } else {
@@ -692,37 +642,14 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
             setup_listener.as_mut(),
         )?
     } else {
-        if let Some(l) = &mut setup_listener
-            && let Err(e) = l.serve_until(report.as_fd())
-        {
-            return Err(fail(e, cloned.pidfd.as_fd()));
-        }
-        // End of file: the program was exec'd, or the child died on the way. A stray READY
-        // here would be a protocol error.
-        match next_report(&report, &plan, cmd) {
-            Ok(false) => {}
-            Ok(true) => {
-                let e = SpawnError::Child {
-                    step: Step::Sync,
-                    on: None,
-                    source: io::Error::from_raw_os_error(libc::EPROTO),
-                };
-                return Err(fail(e, cloned.pidfd.as_fd()));
-            }
-            Err(e) => return Err(fail(e, cloned.pidfd.as_fd())),
-        }
-        let slots: &[usize] = if plan.init.is_some() { &[0, 1] } else { &[0] };
-        for &slot in slots {
-            let step = match (slot, died_on_the_way(&progress, slot)) {
-                // The init process exec'd the init program: that is its last step.
-                (0, Some(Step::InitExec)) if plan.init.is_some() => continue,
-                (_, s) => s,
-            };
-            if let Some(step) = step {
-                let _ = sys::pidfd_send_signal(cloned.pidfd.as_fd(), libc::SIGKILL);
-                return Err(died(cloned.pidfd.as_fd(), step));
-            }
-        }
+        wait_for_exec(
+            &report,
+            &plan,
+            cmd,
+            &progress,
+            setup_listener.as_mut(),
+            cloned.pidfd.as_fd(),
+        )?;
         (pid, cloned.pidfd)
     };
     if let Some(cg) = &mut cgroup {
@@ -770,6 +697,125 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> Result<Child, SpawnErr
     )
     .with_landlock(landlock_status)
     .with_seccomp_listener(listener))
+}
+
+/// The container's cgroup, created and limited before the clone; a controller the host does
+/// not offer is explained (which controller, why, how to fix it).
+fn container_cgroup(
+    c: &crate::Container,
+) -> Result<Option<crate::cgroup::ContainerCgroup>, SpawnError> {
+    // Docker's device allow-list whenever the container has a cgroup, unless privileged or
+    // not confined at all; attaching a device program needs root. Root inside a user
+    // namespace of its own (rootless podman, a CI sandbox) may not load it; there the kernel
+    // already refuses to open devices made by the container (their mknod needs CAP_MKNOD of
+    // the initial namespace).
+    let default_devices = c.confine.caps.is_some()
+        && !c.confine.privileged
+        && sys::geteuid() == 0
+        && sys::in_initial_userns();
+    crate::cgroup::prepare(&c.cgroup, default_devices).map_err(|e| match e {
+        SpawnError::Cgroup(
+            source @ hutch_cgroup::CgroupError::ControllerUnavailable { controller, .. },
+        ) => match crate::preflight::explain_missing_controller(controller) {
+            Some(hint) => SpawnError::CgroupUnavailable {
+                source: Box::new(source),
+                hint: Box::new(hint),
+            },
+            None => SpawnError::Cgroup(source),
+        },
+        e => e,
+    })
+}
+
+/// What the `Child` keeps of its container for `exec` and `wait`: a new container's defaults
+/// (environment, working directory, confinement), or the joined container's.
+fn container_link(
+    cmd: &Command,
+    env: &std::collections::BTreeMap<std::ffi::OsString, std::ffi::OsString>,
+    setgroups: hutch_ns::idmap::SetGroups,
+    guarded: &crate::container::Confinement,
+) -> Result<ContainerLink, SpawnError> {
+    Ok(match &cmd.join {
+        Some(j) => ContainerLink {
+            registry: j.registry.clone(),
+            cgroup_fd: match &j.cgroup {
+                Some(Ok(fd)) => Some(fd.try_clone().map_err(parent("dup"))?),
+                _ => None,
+            },
+            setgroups: j.setgroups,
+            register: true,
+            exec_defaults: j.exec_defaults.clone(),
+        },
+        None => ContainerLink {
+            registry: Default::default(),
+            cgroup_fd: None,
+            setgroups,
+            register: false,
+            exec_defaults: Arc::new(ExecDefaults {
+                env: env.clone(),
+                cwd: cmd.cwd.clone().unwrap_or_else(|| PathBuf::from("/")),
+                // Processes exec'd into it have the capabilities it has.
+                confine: guarded.clone(),
+            }),
+        },
+    })
+}
+
+/// Whether the child must have memory of its own (a fork-like clone) for its plan: it forks
+/// again (an init, entering a pid namespace) or changes credentials (which would make the
+/// shared memory, and so the caller, non-dumpable).
+fn needs_own_memory(plan: &Prepared) -> bool {
+    plan.init.is_some()
+        || plan.pid_join.is_some()
+        || plan.creds.uid.is_some()
+        || plan.creds.gid.is_some()
+}
+
+/// Waits until the program of a new container has exec'd (end of file on the report pipe),
+/// answering the child's own seccomp notifications meanwhile; a failure record, or a child
+/// that died on the way (the progress page tells at which step), is an error, after the child
+/// has been killed and reaped.
+fn wait_for_exec(
+    report: &OwnedFd,
+    plan: &Prepared,
+    cmd: &Command,
+    progress: &ProgressPage,
+    listener: Option<&mut seccomp::SetupListener>,
+    pidfd: BorrowedFd<'_>,
+) -> Result<(), SpawnError> {
+    let fail = |e: SpawnError| -> SpawnError {
+        abandon(pidfd);
+        e
+    };
+    if let Some(l) = listener {
+        l.serve_until(report.as_fd()).map_err(fail)?;
+    }
+    // End of file: the program was exec'd, or the child died on the way. A stray READY here
+    // would be a protocol error.
+    match next_report(report, plan, cmd) {
+        Ok(false) => {}
+        Ok(true) => {
+            return Err(fail(SpawnError::Child {
+                step: Step::Sync,
+                on: None,
+                source: io::Error::from_raw_os_error(libc::EPROTO),
+            }));
+        }
+        Err(e) => return Err(fail(e)),
+    }
+    let slots: &[usize] = if plan.init.is_some() { &[0, 1] } else { &[0] };
+    for &slot in slots {
+        let step = match (slot, died_on_the_way(progress, slot)) {
+            // The init process exec'd the init program: that is its last step.
+            (0, Some(Step::InitExec)) if plan.init.is_some() => continue,
+            (_, s) => s,
+        };
+        if let Some(step) = step {
+            let _ = sys::pidfd_send_signal(pidfd, libc::SIGKILL);
+            return Err(died(pidfd, step));
+        }
+    }
+    Ok(())
 }
 
 /// The confinement layers prepared in the parent: LSM exec labels, the Landlock ruleset

@@ -248,8 +248,7 @@ pub(crate) fn raw_create_file(path: &CStr, mode: libc::mode_t) -> Result<(), c_i
         let e = errno();
         return if e == libc::EEXIST { Ok(()) } else { Err(e) };
     }
-    // SAFETY: fd was just opened by us.
-    unsafe { libc::syscall(libc::SYS_close, fd) };
+    raw_close(fd as c_int);
     Ok(())
 }
 
@@ -282,27 +281,12 @@ pub(crate) fn raw_pivot_root_here() -> Result<(), c_int> {
 /// What `stat(path)` finds: `Ok(None)` if nothing is there, `Ok(Some(true))` for a directory,
 /// `Ok(Some(false))` for anything else.
 pub(crate) fn raw_kind(path: &CStr) -> Result<Option<bool>, c_int> {
-    // SAFETY: an all-zero `stat` is a valid value for a plain C struct.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: path is a valid C string, st a valid out-pointer (libc's `struct stat` is the
-    // kernel's on the 64-bit architectures hutch supports).
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_newfstatat,
-            libc::AT_FDCWD,
-            path.as_ptr(),
-            &raw mut st,
-            0,
-        )
-    };
-    if ret < 0 {
+    match raw_stat(path) {
         // ENOTDIR: a component of the path is a file, so the path does not exist either.
-        return match errno() {
-            libc::ENOENT | libc::ENOTDIR => Ok(None),
-            e => Err(e),
-        };
+        Err(libc::ENOENT | libc::ENOTDIR) => Ok(None),
+        Err(e) => Err(e),
+        Ok(st) => Ok(Some(st.st_mode & libc::S_IFMT == libc::S_IFDIR)),
     }
-    Ok(Some(st.st_mode & libc::S_IFMT == libc::S_IFDIR))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -390,11 +374,11 @@ pub(crate) fn raw_move_mount(fd: c_int, target: &CStr) -> Result<(), c_int> {
 /// `close(fd)`, errors ignored (the fd is gone either way).
 pub(crate) fn raw_close(fd: c_int) {
     // SAFETY: closes an fd this crate opened in this process and owns.
-    unsafe { libc::close(fd) };
+    unsafe { libc::syscall(libc::SYS_close, fd) };
 }
 
-/// `st_ino` of `path` (following symlinks).
-pub(crate) fn raw_ino(path: &CStr) -> Result<u64, c_int> {
+/// `stat(path)` (following symlinks), errno on failure.
+fn raw_stat(path: &CStr) -> Result<libc::stat, c_int> {
     // SAFETY: an all-zero `stat` is a valid value for a plain C struct.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: path is a valid C string, st a valid out-pointer (libc's `struct stat` is the
@@ -408,5 +392,10 @@ pub(crate) fn raw_ino(path: &CStr) -> Result<u64, c_int> {
             0,
         )
     };
-    if ret < 0 { Err(errno()) } else { Ok(st.st_ino) }
+    if ret < 0 { Err(errno()) } else { Ok(st) }
+}
+
+/// `st_ino` of `path` (following symlinks).
+pub(crate) fn raw_ino(path: &CStr) -> Result<u64, c_int> {
+    raw_stat(path).map(|st| st.st_ino)
 }

@@ -466,10 +466,15 @@ pub mod matches {
 
     /// `dnat ip to ADDR:PORT`.
     pub fn dnat_v4(addr: std::net::Ipv4Addr, port: u16) -> Vec<Expr> {
+        dnat(NFPROTO_IPV4, addr.octets().to_vec(), port)
+    }
+
+    /// DNAT to an address of `family` (in register 1) and a port (in register 2).
+    fn dnat(family: u8, addr: Vec<u8>, port: u16) -> Vec<Expr> {
         vec![
             Expr::Immediate {
                 dreg: NFT_REG_1,
-                data: addr.octets().to_vec(),
+                data: addr,
             },
             Expr::Immediate {
                 dreg: NFT_REG_2,
@@ -477,7 +482,7 @@ pub mod matches {
             },
             Expr::Nat {
                 kind: NFT_NAT_DNAT,
-                family: NFPROTO_IPV4,
+                family,
                 addr_reg: NFT_REG_1,
                 proto_reg: Some(NFT_REG_2),
             },
@@ -500,24 +505,9 @@ pub mod matches {
         }]
     }
 
-    /// `dnat ip6 to [addr]:port` (the address in register 1, the port in register 2).
+    /// `dnat ip6 to [ADDR]:PORT`.
     pub fn dnat_v6(addr: std::net::Ipv6Addr, port: u16) -> Vec<Expr> {
-        vec![
-            Expr::Immediate {
-                dreg: NFT_REG_1,
-                data: addr.octets().to_vec(),
-            },
-            Expr::Immediate {
-                dreg: NFT_REG_2,
-                data: port.to_be_bytes().to_vec(),
-            },
-            Expr::Nat {
-                kind: NFT_NAT_DNAT,
-                family: NFPROTO_IPV6,
-                addr_reg: NFT_REG_1,
-                proto_reg: Some(NFT_REG_2),
-            },
-        ]
+        dnat(NFPROTO_IPV6, addr.octets().to_vec(), port)
     }
 }
 

@@ -185,6 +185,50 @@ impl fmt::Display for Step {
     }
 }
 
+/// What a failed step of the child acted on ([`SpawnError::Child`]).
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// A file or directory: the program, the working directory, an id-map or namespace file.
+    Path(PathBuf),
+    /// A host or domain name.
+    Name(std::ffi::OsString),
+    /// A network interface of the container (`lo`).
+    Interface(&'static str),
+    /// A user id.
+    Uid(u32),
+    /// A group id.
+    Gid(u32),
+    /// A standard stream: `stdin`, `stdout` or `stderr`.
+    Stream(&'static str),
+    /// A descriptor number inside the container.
+    Descriptor(i32),
+}
+
+impl Subject {
+    /// The path, for [`Subject::Path`].
+    pub fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            Subject::Path(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Subject::Path(p) => write!(f, "{p:?}"),
+            Subject::Name(n) => write!(f, "{n:?}"),
+            Subject::Interface(i) => write!(f, "interface {i}"),
+            Subject::Uid(u) => write!(f, "uid {u}"),
+            Subject::Gid(g) => write!(f, "gid {g}"),
+            Subject::Stream(s) => f.write_str(s),
+            Subject::Descriptor(n) => write!(f, "descriptor {n}"),
+        }
+    }
+}
+
 /// The exit status of a process is lost: the kernel reaped it by itself, because this process
 /// ignores `SIGCHLD` (`SIG_IGN` or `SA_NOCLDWAIT`, perhaps inherited through exec), and the
 /// kernel is older than Linux 6.15, which keeps the status for the process's pidfd.
@@ -347,12 +391,12 @@ pub enum SpawnError {
         source: io::Error,
     },
     /// A step in the child failed.
-    #[error("step \"{step}\" failed{}", on.as_ref().map(|p| format!(" on {p:?}")).unwrap_or_default())]
+    #[error("step \"{step}\" failed{}", on.as_ref().map(|s| format!(" on {s}")).unwrap_or_default())]
     Child {
         /// The step.
         step: Step,
-        /// The path, name or value involved, if any.
-        on: Option<PathBuf>,
+        /// What the step acted on, if anything in particular.
+        on: Option<Subject>,
         /// The errno the step failed with.
         #[source]
         source: io::Error,
@@ -586,4 +630,32 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         cur = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn child_errors_name_what_the_step_acted_on() {
+        let e = |step, on| SpawnError::Child {
+            step,
+            on: Some(on),
+            source: io::Error::from_raw_os_error(libc::EPERM),
+        };
+        assert_eq!(
+            e(Step::Setuid, Subject::Uid(1000)).to_string(),
+            "step \"setuid\" failed on uid 1000"
+        );
+        assert_eq!(
+            e(Step::Chdir, Subject::Path("/srv/x".into())).to_string(),
+            "step \"chdir\" failed on \"/srv/x\""
+        );
+        assert_eq!(
+            e(Step::Loopback, Subject::Interface("lo")).to_string(),
+            "step \"loopback\" failed on interface lo"
+        );
+        assert_eq!(Subject::Descriptor(5).to_string(), "descriptor 5");
+        assert_eq!(Subject::Gid(7).path(), None);
+    }
 }

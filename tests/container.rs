@@ -487,6 +487,13 @@ fn a_failed_exec_into_a_container_leaves_no_zombie() {
             .spawn()
             .unwrap_err();
         assert_eq!(err.step(), Some(Step::Chdir), "{err:?}");
+        let hutch::SpawnError::Child { on, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            on.as_ref().and_then(|s| s.path()),
+            Some(std::path::Path::new("/nonexistent"))
+        );
     }
     assert_eq!(pids(), before);
     child.kill().unwrap();

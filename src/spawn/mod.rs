@@ -41,7 +41,7 @@ use hutch_ns::{Namespace, Namespaces};
 
 use crate::child::{ContainerLink, ExecDefaults};
 use crate::command::Defaults;
-use crate::error::{Pid, Step};
+use crate::error::{Pid, Step, Subject};
 use crate::sys::{self, InitPlan, Prepared, ProgressPage, Record};
 use crate::{Child, Command, SpawnError};
 
@@ -253,55 +253,59 @@ fn child_error(rec: Record, plan: &Prepared, cmd: &Command) -> SpawnError {
     }
     let step = Step::from_code(rec.step);
     let mut errno = rec.errno;
-    let on: Option<PathBuf> = match step {
+    let path = |b: &[u8]| Subject::Path(PathBuf::from(OsStr::from_bytes(b)));
+    let on: Option<Subject> = match step {
         Step::Exec => plan
             .exec
             .programs
             .get(rec.index as usize)
-            .map(|p| PathBuf::from(OsStr::from_bytes(p.as_bytes()))),
-        Step::Chdir => cmd.cwd.clone(),
-        Step::Hostname => cmd.container.hostname.clone().map(PathBuf::from),
-        Step::Domainname => cmd.container.domainname.clone().map(PathBuf::from),
-        Step::Loopback => Some(PathBuf::from("lo")),
+            .map(|p| path(p.as_bytes())),
+        Step::Chdir => cmd.cwd.clone().map(Subject::Path),
+        Step::Hostname => cmd.container.hostname.clone().map(Subject::Name),
+        Step::Domainname => cmd.container.domainname.clone().map(Subject::Name),
+        Step::Loopback => Some(Subject::Interface("lo")),
         Step::IdMap => plan
             .userns
             .self_maps
             .as_ref()
             .and_then(|f| f.get(rec.index as usize))
-            .map(|(path, _)| PathBuf::from(OsStr::from_bytes(path.to_bytes()))),
-        Step::EnterTimeNamespace => Some(PathBuf::from(OsStr::from_bytes(
-            plan.userns.time_for_children.to_bytes(),
-        ))),
-        Step::Setuid => cmd.uid.map(|u| PathBuf::from(format!("uid {u}"))),
-        Step::Setgid => cmd.gid.map(|g| PathBuf::from(format!("gid {g}"))),
+            .map(|(p, _)| path(p.to_bytes())),
+        Step::EnterTimeNamespace => Some(path(plan.userns.time_for_children.to_bytes())),
+        Step::Setuid => cmd.uid.map(Subject::Uid),
+        Step::Setgid => cmd.gid.map(Subject::Gid),
         Step::Stdio => ["stdin", "stdout", "stderr"]
             .get(rec.index as usize)
-            .map(PathBuf::from),
+            .map(|s| Subject::Stream(s)),
         Step::PassFd => plan
             .fds
             .passed
             .get(rec.index as usize)
-            .map(|(_, n)| PathBuf::from(format!("descriptor {n}"))),
+            .map(|(_, n)| Subject::Descriptor(*n)),
         _ => None,
     };
     let on = match (step, errno) {
         // A program found nowhere on PATH: name the program, not the last directory tried.
         (Step::Exec, libc::ENOENT) if plan.exec.programs.len() > 1 => {
-            Some(PathBuf::from(&cmd.program))
+            Some(Subject::Path(PathBuf::from(&cmd.program)))
         }
         // A script whose interpreter is missing, or a directory: say which, when the
         // container sees the caller's tree.
-        (Step::Exec, libc::ENOENT | libc::EACCES) if sees_host_path(cmd, on.as_deref()) => match on
-            .as_deref()
-            .and_then(|p| program::explain_exec_failure(p, errno))
+        (Step::Exec, libc::ENOENT | libc::EACCES)
+            if sees_host_path(cmd, on.as_ref().and_then(Subject::path)) =>
         {
-            Some((path, _)) if errno == libc::EACCES => {
-                errno = libc::EISDIR;
-                Some(path)
+            match on
+                .as_ref()
+                .and_then(Subject::path)
+                .and_then(|p| program::explain_exec_failure(p, errno))
+            {
+                Some((path, _)) if errno == libc::EACCES => {
+                    errno = libc::EISDIR;
+                    Some(Subject::Path(path))
+                }
+                Some((interp, _)) => Some(Subject::Path(interp)),
+                None => on,
             }
-            Some((interp, _)) => Some(interp),
-            None => on,
-        },
+        }
         _ => on,
     };
     SpawnError::Child {

@@ -229,18 +229,20 @@ impl fmt::Display for Subject {
     }
 }
 
-/// The exit status of a process is lost: the kernel reaped it by itself, because this process
-/// ignores `SIGCHLD` (`SIG_IGN` or `SA_NOCLDWAIT`, perhaps inherited through exec), and the
-/// kernel is older than Linux 6.15, which keeps the status for the process's pidfd.
+/// The exit status of a process is lost: someone reaped it before it was waited for. The
+/// kernel does that by itself when this process ignores `SIGCHLD` (`SIG_IGN` or
+/// `SA_NOCLDWAIT`, perhaps inherited through exec), and only Linux 6.15 and later keep the
+/// status for the process's pidfd; another thread's `waitpid(-1)` would do it too.
 ///
 /// [`Child::wait`](crate::Child::wait) and friends return it inside their `io::Error` (kind
 /// [`Unsupported`](std::io::ErrorKind::Unsupported)); find it with
 /// `err.get_ref().and_then(|e| e.downcast_ref::<ExitStatusLost>())`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "the process was reaped by the kernel, not waited for: this process ignores SIGCHLD \
-     (SIG_IGN or SA_NOCLDWAIT), and this kernel keeps no exit status for a pidfd (Linux 6.15+ \
-     does); set SIGCHLD to SIG_DFL before spawning"
+    "the process was reaped before it was waited for, and its exit status is lost: this \
+     process ignores SIGCHLD (SIG_IGN or SA_NOCLDWAIT) and this kernel keeps no exit status for \
+     a pidfd (Linux 6.15+ does; set SIGCHLD to SIG_DFL before spawning), or another thread \
+     reaped it (waitpid(-1))"
 )]
 pub struct ExitStatusLost;
 

@@ -44,13 +44,16 @@
 //!
 //! # Published ports and the host's own `127.0.0.1`
 //!
-//! Every hutch rule lives in table `ip hutch` (see `nft list table ip hutch`). A network
-//! has two chains: `NAME-postrouting` (nat, priority srcnat) masquerades traffic from the
+//! Every hutch rule lives in table `ip hutch` (see `nft list table ip hutch`), and those of
+//! a dual-stack network's IPv6 side in `ip6 hutch`. A network has two chains: `NAME-postrouting` (nat, priority srcnat) masquerades traffic from the
 //! subnet leaving through another interface, traffic from `127.0.0.0/8` leaving through
 //! the bridge, and hairpin traffic (`ct status dnat` from the bridge back onto it, a
 //! container using a published port through a host address); `NAME-guard` (filter prerouting, priority raw) drops packets for
-//! `127.0.0.0/8` arriving on the bridge. Each container with published ports gets two base
-//! chains of its own, `NAME-ADDR-pre` (prerouting) and `NAME-ADDR-out` (output), added in
+//! `127.0.0.0/8` arriving on the bridge (in `ip6 hutch`, `NAME-postrouting` masquerades the
+//! IPv6 subnet and hairpin traffic). Each container with published ports gets base chains of
+//! its own, named by its IPv4 address: `NAME-ADDR-pre` (prerouting) and `NAME-ADDR-out`
+//! (output), in `ip hutch` and on a dual-stack network in `ip6 hutch` too, plus
+//! `NAME-ADDR-lo6` there (filter output, before NAT) refusing the host's `::1`; all added in
 //! one batch and removed by deleting exactly those chains, so removal never touches
 //! another container's rules. A rule is `fib daddr type local` (or `ip daddr HOST_IP`),
 //! `meta l4proto`, `th dport`, `dnat to ADDR:PORT`.
@@ -66,7 +69,8 @@
 //! # Requirements
 //!
 //! - Linux 5.2 or later with veth, bridge and nf_tables (`nft_nat`, `nft_masq`, `nft_fib`,
-//!   `nft_chain_nat`; modules are loaded on demand by the kernel).
+//!   `nft_chain_nat`, and `nft_reject_ipv6` for dual-stack networks; modules are loaded on
+//!   demand by the kernel).
 //! - `CAP_NET_ADMIN` over the namespaces involved and `CAP_SYS_ADMIN` to enter them (in
 //!   practice: root). Opening a handle in another namespace needs `setns` rights on it.
 //! - Networks turn on `net.ipv4.ip_forward` (and IPv6 forwarding with an IPv6 subnet) in

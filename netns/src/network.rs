@@ -258,14 +258,16 @@ pub enum NetworkError {
         /// The address of the container holding it.
         holder: IpAddr,
     },
-    /// A process of the host already uses the host port (or the address is not free): the
-    /// container could not be reached there.
-    #[error("network {network}: port {mapping} is in use on the host")]
+    /// A process of the host already uses the host port: the container could not be reached
+    /// there.
+    #[error("network {network}: port {mapping} is in use on the host ({addr})")]
     HostPortInUse {
         /// The network.
         network: String,
         /// The mapping asked for.
         mapping: PortMapping,
+        /// The address bound (`0.0.0.0` or `::` for a mapping without one).
+        addr: IpAddr,
         /// The error of binding the port on the host (`EADDRINUSE`).
         #[source]
         source: io::Error,
@@ -291,6 +293,47 @@ pub enum NetworkError {
         network: String,
         /// The mapping asked for.
         mapping: PortMapping,
+    },
+    /// The IPv6 subnet has fewer addresses than the IPv4 one; containers get the IPv6 address
+    /// at their IPv4 address's offset.
+    #[error(
+        "network {network}: IPv6 subnet {subnet6} is smaller than IPv4 subnet {subnet}; give \
+         it a prefix of at most /{}",
+        96 + u32::from(subnet.prefix())
+    )]
+    Subnet6TooSmall {
+        /// The network.
+        network: String,
+        /// The IPv4 subnet.
+        subnet: Cidr,
+        /// The IPv6 subnet.
+        subnet6: Cidr,
+    },
+    /// A mapping names a link-local host address (`fe80::/10`), which needs an interface
+    /// scope that a port mapping does not carry.
+    #[error(
+        "network {network}: port {mapping} names a link-local address, which cannot be \
+         published on (it needs an interface scope); use a global or ULA address"
+    )]
+    LinkLocalHostAddress {
+        /// The network.
+        network: String,
+        /// The mapping asked for.
+        mapping: PortMapping,
+    },
+    /// Binding a published host port on the host failed for a reason other than its being in
+    /// use (an address not yet usable, ...).
+    #[error("network {network}: cannot hold port {mapping} on the host address {addr}")]
+    HostPortUnavailable {
+        /// The network.
+        network: String,
+        /// The mapping asked for.
+        mapping: PortMapping,
+        /// The address bound (`0.0.0.0` or `::` for a mapping without one).
+        addr: IpAddr,
+        /// The error of binding it.
+        #[source]
+        source: io::Error,
     },
     /// A mapping names the host's IPv6 loopback address (`::1`), which cannot be forwarded
     /// to a container (IPv6 never routes a loopback address off the host); `127.0.0.1` can.
@@ -527,7 +570,8 @@ impl NetworkConfig {
     ///
     /// # Errors
     /// [`NetworkError::InvalidName`], [`NetworkError::SubnetOverlap`],
-    /// [`NetworkError::NotABridge`], [`NetworkError::ConfigMismatch`], and the netlink,
+    /// [`NetworkError::NotABridge`], [`NetworkError::ConfigMismatch`],
+    /// [`NetworkError::Subnet6TooSmall`], and the netlink,
     /// sysctl and state errors of each step.
     pub fn open(&self) -> Result<Network, NetworkError> {
         let name = self.name.clone();
@@ -558,6 +602,17 @@ impl NetworkConfig {
         };
         let gateway = subnet.nth(1).ok_or(IpamError::Exhausted { subnet })?;
         let subnet6 = self.subnet6.map(|s| s.network());
+        // Containers get the IPv6 address at their IPv4 address's offset: the IPv6 subnet
+        // must have at least as many addresses.
+        if let Some(s6) = subnet6
+            && 128 - u32::from(s6.prefix()) < 32 - u32::from(subnet.prefix())
+        {
+            return Err(NetworkError::Subnet6TooSmall {
+                network: name,
+                subnet,
+                subnet6: s6,
+            });
+        }
         let gateway6 = match subnet6 {
             Some(s) => Some(s.nth(1).ok_or(IpamError::Exhausted { subnet: s })?),
             None => None,
@@ -978,6 +1033,14 @@ impl Network {
             out6.extend(matches::oifname(CmpOp::Neq, &self.bridge));
             out6.push(Expr::Masq);
             b.add_rule(fam6, NFT_TABLE, &post, &out6);
+            // Hairpin over IPv6 as over IPv4: a container reaching a published port through
+            // a host address is sent back onto the bridge; masquerade it so the reply
+            // returns through the host.
+            let mut hairpin6 = matches::iifname(CmpOp::Eq, &self.bridge);
+            hairpin6.extend(matches::oifname(CmpOp::Eq, &self.bridge));
+            hairpin6.extend(matches::ct_status_dnat());
+            hairpin6.push(Expr::Masq);
+            b.add_rule(fam6, NFT_TABLE, &post, &hairpin6);
         }
         let mut nft = NftHandle::open_in(&self.host)?;
         nft.apply(&b, &format!("network {} rules", self.name))?;
@@ -995,8 +1058,10 @@ impl Network {
     /// [`NetworkError::Ipam`] (address taken, outside the subnet, none left),
     /// [`NetworkError::PortInUse`] (published by another container),
     /// [`NetworkError::HostPortInUse`] (used by a process of the host),
-    /// [`NetworkError::HostAddressNotLocal`], [`NetworkError::Namespace`] for a handle that is
-    /// not a network namespace, and netlink errors naming the failed step.
+    /// [`NetworkError::HostPortUnavailable`], [`NetworkError::HostAddressNotLocal`],
+    /// [`NetworkError::Ipv6Loopback`], [`NetworkError::LinkLocalHostAddress`],
+    /// [`NetworkError::NoIpv6Subnet`], [`NetworkError::Namespace`] for a handle that is not a
+    /// network namespace, and netlink errors naming the failed step.
     pub fn attach(
         &self,
         container: &NsHandle,
@@ -1015,6 +1080,12 @@ impl Network {
             match p.host_ip {
                 Some(ip @ IpAddr::V6(_)) if ip.is_loopback() => {
                     return Err(NetworkError::Ipv6Loopback {
+                        network: self.name.clone(),
+                        mapping: *p,
+                    });
+                }
+                Some(IpAddr::V6(v6)) if v6.segments()[0] & 0xffc0 == 0xfe80 => {
+                    return Err(NetworkError::LinkLocalHostAddress {
                         network: self.name.clone(),
                         mapping: *p,
                     });
@@ -1223,15 +1294,28 @@ impl Network {
                 .iter()
                 .map(|(p, ip)| {
                     crate::sys::reserve_port(p.protocol == Protocol::Udp, *ip, p.host_port)
-                        .map_err(|e| (*p, e))
+                        .map_err(|e| (*p, *ip, e))
                 })
                 .collect::<Result<Vec<_>, _>>()
         })
         .map_err(self.ns_err())?;
-        bound.map_err(|(mapping, source)| NetworkError::HostPortInUse {
-            network: self.name.clone(),
-            mapping,
-            source,
+        bound.map_err(|(mapping, addr, source)| {
+            let network = self.name.clone();
+            if source.raw_os_error() == Some(libc::EADDRINUSE) {
+                NetworkError::HostPortInUse {
+                    network,
+                    mapping,
+                    addr,
+                    source,
+                }
+            } else {
+                NetworkError::HostPortUnavailable {
+                    network,
+                    mapping,
+                    addr,
+                    source,
+                }
+            }
         })
     }
 
@@ -1526,8 +1610,9 @@ pub struct Attachment {
     /// The name given with [`AttachOptions::hostname`], removed from peers' hosts files when
     /// the attachment goes.
     name: Option<String>,
-    /// Sockets bound (not listening) to the published host ports in the host namespace: no
-    /// process of the host can take a port while the container publishes it.
+    /// Sockets bound to the published host ports in the host namespace (TCP ones listening,
+    /// which no connection reaches: the DNAT comes first): no process of the host can take a
+    /// port while the container publishes it.
     reserved: Vec<std::os::fd::OwnedFd>,
     done: bool,
 }

@@ -55,10 +55,10 @@ pub enum RootlessError {
     /// leave the device node at the kernel's mode `0600` (owner root); Debian's udev rules
     /// make it `0666`, which unprivileged callers need.
     #[error(
-        "{program} exited before it was ready; rootless networking needs the caller to be \
-         able to read and write {} (udev's default rule makes it mode 0666: chmod 0666 {})",
+        "{program} exited before it was ready; rootless networking needs the caller to be able \
+         to read and write {} ({}); {program} said: {stderr}",
         device.path.display(),
-        device.path.display()
+        device.fix()
     )]
     TunDevice {
         /// The program.
@@ -322,6 +322,27 @@ pub struct TunDeviceError {
     /// The error of opening it.
     #[source]
     pub source: io::Error,
+}
+
+impl TunDeviceError {
+    /// What to do about it, by the error: a missing node, or one the caller may not open.
+    pub fn fix(&self) -> String {
+        let path = self.path.display();
+        match self.source.raw_os_error() {
+            Some(libc::ENOENT) => format!(
+                "there is no such node: load the tun module, or make it with \
+                 mknod -m 0666 {path} c 10 200"
+            ),
+            Some(libc::ENODEV | libc::ENXIO) => {
+                "the kernel has no TUN driver: load the tun module (CONFIG_TUN)".to_owned()
+            }
+            Some(libc::EACCES) => {
+                format!("udev's default rule makes it mode 0666: chmod 0666 {path}")
+            }
+            _ => "check its mode (udev's default is 0666) and any device cgroup that denies it"
+                .to_owned(),
+        }
+    }
 }
 
 /// Checks that the caller can open the TUN device for reading and writing, as pasta must:

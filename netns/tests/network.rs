@@ -582,6 +582,23 @@ fn dual_stack_published_ports() {
         "127.0.0.1"
     );
     server.join().unwrap();
+    // Hairpin: another container reaches the published port through the host's IPv6
+    // address (the reply returns through the host: masqueraded to the gateway). Routed, that
+    // is: with br_netfilter's IPv6 hook on, the kernel would bridge the DNATed frame instead
+    // (see `e2e`).
+    let knob = "/proc/sys/net/bridge/bridge-nf-call-ip6tables";
+    if std::path::Path::new(knob).exists() {
+        run_in_netns(&lab.host.ns, || std::fs::write(knob, "0"))
+            .unwrap()
+            .unwrap();
+    }
+    let server = serve_once(listen6(&c1, 80));
+    assert_eq!(
+        tcp_call(&c2, "[2001:db8::1]:8080"),
+        "fd00:97::1 hello",
+        "container -> host IPv6 -> container"
+    );
+    server.join().unwrap();
     // An IPv6 host address: published there, not over IPv4.
     let server = serve_once(listen6(&c2, 81));
     assert_eq!(
@@ -607,7 +624,39 @@ fn dual_stack_published_ports() {
     );
     drop((a1, a2));
     let rules = lab.host.sh(&["nft", "list", "table", "ip6", "hutch"]);
-    assert!(!rules.contains("dnat"), "{rules}");
+    assert!(
+        !rules.contains("dnat to") && !rules.contains("reject"),
+        "{rules}"
+    );
+    // A link-local host address cannot be published on (no scope); an address the host is
+    // still checking for duplicates (tentative) cannot be bound yet: each says so.
+    let c5 = TestNs::new();
+    let err = net
+        .attach(
+            &c5.ns,
+            AttachOptions::new().publish("[fe80::1]:8084:80".parse().unwrap()),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, hutch_netns::NetworkError::LinkLocalHostAddress { .. }),
+        "{err:?}"
+    );
+    lab.host
+        .sh(&["ip", "-6", "addr", "add", "2001:db8::7/64", "dev", "up0"]);
+    let err = net
+        .attach(
+            &c5.ns,
+            AttachOptions::new().publish("[2001:db8::7]:8085:80".parse().unwrap()),
+        )
+        .unwrap_err();
+    match &err {
+        hutch_netns::NetworkError::HostPortUnavailable { addr, source, .. } => {
+            assert_eq!(addr.to_string(), "2001:db8::7");
+            assert_eq!(source.raw_os_error(), Some(libc::EADDRNOTAVAIL), "{err:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(c5.link_names(), ["lo"]);
     // ::1 named as the host address is an error naming it.
     let c4 = TestNs::new();
     let err = net
@@ -637,6 +686,15 @@ fn dual_stack_published_ports() {
     assert!(err.to_string().contains("[2001:db8::1]:8082:80"), "{err}");
     assert_eq!(c3.link_names(), ["lo"]);
     v4.remove().unwrap();
+    // An IPv6 subnet smaller than the IPv4 one.
+    let mut small = lab.config("hutcht9", "10.99.0.0/24");
+    small.subnet6("fd00:99::/124".parse().unwrap());
+    let err = small.open().unwrap_err();
+    assert!(
+        matches!(err, hutch_netns::NetworkError::Subnet6TooSmall { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("/120"), "{err}");
     net.remove().unwrap();
     lab.assert_clean();
 }

@@ -148,11 +148,7 @@ pub(super) fn network_items(release: &str, kconfig: Option<&str>, req: &Requirem
                     e.path.display(),
                     e.detail
                 );
-                rootless.fix = Some(format!(
-                    "chmod 0666 {} (what udev's default rule sets), or load the tun module \
-                     if it is missing",
-                    e.path.display()
-                ));
+                rootless.fix = Some(e.fix());
             }
             rootless.evidence([note])
         }

@@ -1118,41 +1118,6 @@ fn host_view(args: &Args, path: &Path) -> Option<PathBuf> {
     }
 }
 
-/// The interpreter named by a script's `#!` line.
-fn shebang_interpreter(head: &[u8]) -> Option<OsString> {
-    let line = head.strip_prefix(b"#!")?;
-    let line = line.split(|b| *b == b'\n').next()?;
-    let interp = line
-        .split(|b| *b == b' ' || *b == b'\t')
-        .find(|w| !w.is_empty())?;
-    Some(OsStr::from_bytes(interp).to_owned())
-}
-
-/// The dynamic loader named by a 64-bit little-endian ELF file's `PT_INTERP` header.
-fn elf_interpreter(file: &[u8]) -> Option<OsString> {
-    const PT_INTERP: u32 = 3;
-    if file.len() < 64 || &file[..4] != b"\x7fELF" || file[4] != 2 || file[5] != 1 {
-        return None;
-    }
-    let u16_at = |o: usize| Some(u16::from_le_bytes(file.get(o..o + 2)?.try_into().ok()?));
-    let u32_at = |o: usize| Some(u32::from_le_bytes(file.get(o..o + 4)?.try_into().ok()?));
-    let u64_at = |o: usize| Some(u64::from_le_bytes(file.get(o..o + 8)?.try_into().ok()?));
-    let phoff = usize::try_from(u64_at(0x20)?).ok()?;
-    let phentsize = usize::from(u16_at(0x36)?);
-    let phnum = usize::from(u16_at(0x38)?);
-    for i in 0..phnum {
-        let ph = phoff.checked_add(i.checked_mul(phentsize)?)?;
-        if u32_at(ph)? == PT_INTERP {
-            let off = usize::try_from(u64_at(ph + 8)?).ok()?;
-            let size = usize::try_from(u64_at(ph + 32)?).ok()?;
-            let name = file.get(off..off.checked_add(size)?)?;
-            let name = name.split(|b| *b == 0).next()?;
-            return Some(OsStr::from_bytes(name).to_owned());
-        }
-    }
-    None
-}
-
 /// The paths the kernel was asked to execute, as `execvp` tries them: the program itself when
 /// its name has a `/` (relative to the working directory), else the program in each directory
 /// of the container's `PATH`.
@@ -1189,66 +1154,14 @@ fn explain_exec_failure(args: &Args, errno: i32) -> Option<(String, u8)> {
         let Some(on_host) = host_view(args, &program) else {
             continue;
         };
-        let Ok(meta) = std::fs::metadata(&on_host) else {
-            continue;
-        };
-        let shown = program.display();
-        match errno {
-            libc::EACCES | libc::EISDIR if meta.is_dir() => {
-                return Some((
-                    format!("cannot execute {shown}: it is a directory"),
-                    EXIT_CANNOT_EXECUTE,
-                ));
-            }
-            libc::EACCES if meta.is_file() && meta.mode() & 0o111 == 0 => {
-                return Some((
-                    format!(
-                        "cannot execute {shown}: it is not executable (mode {:o}; chmod +x it)",
-                        meta.mode() & 0o7777
-                    ),
-                    EXIT_CANNOT_EXECUTE,
-                ));
-            }
-            libc::ENOENT if meta.is_file() => {
-                // The file is there: what is missing is what the kernel loads to run it.
-                let head = read_head(&on_host)?;
-                if let Some(interp) = shebang_interpreter(&head) {
-                    return Some((
-                        format!(
-                            "cannot run {shown}: its interpreter {} (from its #! line) was not \
-                             found in the container",
-                            Path::new(&interp).display()
-                        ),
-                        EXIT_NOT_FOUND,
-                    ));
-                }
-                if let Some(loader) = elf_interpreter(&head) {
-                    return Some((
-                        format!(
-                            "cannot run {shown}: its dynamic loader {} was not found in the \
-                             container",
-                            Path::new(&loader).display()
-                        ),
-                        EXIT_NOT_FOUND,
-                    ));
-                }
-            }
-            _ => {}
+        if let Some(problem) = hutch::ExecProblem::of_file(&on_host, errno) {
+            return Some((
+                format!("cannot execute {}: {problem}", program.display()),
+                problem.docker_exit_code(),
+            ));
         }
     }
     None
-}
-
-/// The first 64 KiB of a file (enough for a `#!` line or ELF program headers).
-fn read_head(path: &Path) -> Option<Vec<u8>> {
-    use std::io::Read;
-    let mut head = Vec::new();
-    std::fs::File::open(path)
-        .ok()?
-        .take(64 << 10)
-        .read_to_end(&mut head)
-        .ok()?;
-    Some(head)
 }
 
 /// Checks what the library would only find out later, with a less clear error.
@@ -1667,6 +1580,11 @@ fn exit_code(status: ExitStatus) -> u8 {
 
 /// What `run` does with a failed spawn: a message and an exit code.
 fn spawn_failure(args: &Args, e: &SpawnError) -> (String, u8) {
+    // The library found out what is wrong with the program.
+    if let SpawnError::Exec { problem, .. } = e {
+        return (hutch::error_chain(e), problem.docker_exit_code());
+    }
+    // Where it could not look (a path under a -v volume), run looks itself.
     if e.step() == Some(Step::Exec)
         && let Some(explained) = explain_exec_failure(args, e.raw_os_error().unwrap_or(0))
     {
@@ -2335,25 +2253,6 @@ mod tests {
                 .unwrap_err()
                 .contains("/nonexistent")
         );
-    }
-
-    #[test]
-    fn interpreters_are_found() {
-        assert_eq!(
-            shebang_interpreter(b"#!/usr/bin/env python3\nprint(1)\n"),
-            Some("/usr/bin/env".into())
-        );
-        assert_eq!(
-            shebang_interpreter(b"#! /bin/nope\n"),
-            Some("/bin/nope".into())
-        );
-        assert_eq!(shebang_interpreter(b"echo hi\n"), None);
-        assert_eq!(shebang_interpreter(b"#!\n"), None);
-        let sh = std::fs::read("/bin/sh").unwrap();
-        let loader = elf_interpreter(&sh).expect("/bin/sh is dynamically linked");
-        assert!(loader.as_bytes().starts_with(b"/lib"), "{loader:?}");
-        assert_eq!(elf_interpreter(b"\x7fELF"), None);
-        assert_eq!(elf_interpreter(&[0x7f; 100]), None);
     }
 
     #[test]

@@ -229,6 +229,85 @@ impl fmt::Display for Subject {
     }
 }
 
+/// Why the program could not be executed, found out after `execve` failed: the kernel's
+/// errno (`ENOENT`, `EACCES`) names neither the file nor what about it is wrong.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecProblem {
+    /// The program is a script whose interpreter (its `#!` line) does not exist in the
+    /// container.
+    MissingInterpreter(PathBuf),
+    /// The program is a dynamically linked ELF file whose loader (its `PT_INTERP`) does not
+    /// exist in the container: typically a program of one distribution in another's rootfs.
+    MissingLoader(PathBuf),
+    /// The program is a directory.
+    Directory,
+    /// The program is a file without execute permission.
+    NotExecutable {
+        /// Its permission bits.
+        mode: u32,
+    },
+}
+
+impl ExecProblem {
+    /// Why executing the file at `path` failed with `errno` (`ENOENT`, `EACCES`), from the
+    /// file itself: a directory, no execute permission, or the interpreter of a script / the
+    /// dynamic loader of an ELF program it names (the kernel answers `ENOENT` for those,
+    /// naming neither). `path` is where the caller can read the file (for a container, its
+    /// path mapped to the caller's side); whether the interpreter or loader is really missing
+    /// in the container is not checked. A spawn does all this itself and returns
+    /// [`SpawnError::Exec`]; this is for callers that can map paths the library cannot (a
+    /// program under a bind mount of theirs).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hutch::ExecProblem;
+    /// assert_eq!(
+    ///     ExecProblem::of_file(std::path::Path::new("/"), libc::EACCES),
+    ///     Some(ExecProblem::Directory)
+    /// );
+    /// ```
+    pub fn of_file(path: &std::path::Path, errno: i32) -> Option<ExecProblem> {
+        crate::spawn::program::explain_exec_failure(
+            &crate::spawn::program::View::Host,
+            path,
+            errno,
+            false,
+        )
+    }
+
+    /// The exit status Docker uses for it: 127 when something is not found, 126 when the
+    /// program cannot be executed.
+    pub fn docker_exit_code(&self) -> u8 {
+        match self {
+            ExecProblem::MissingInterpreter(_) | ExecProblem::MissingLoader(_) => 127,
+            _ => 126,
+        }
+    }
+}
+
+impl fmt::Display for ExecProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExecProblem::MissingInterpreter(p) => write!(
+                f,
+                "its interpreter {} (from its #! line) does not exist in the container",
+                p.display()
+            ),
+            ExecProblem::MissingLoader(p) => write!(
+                f,
+                "its dynamic loader {} does not exist in the container",
+                p.display()
+            ),
+            ExecProblem::Directory => f.write_str("it is a directory"),
+            ExecProblem::NotExecutable { mode } => {
+                write!(f, "it is not executable (mode {mode:o}; chmod +x it)")
+            }
+        }
+    }
+}
+
 /// The exit status of a process is lost: someone reaped it before it was waited for. The
 /// kernel does that by itself when this process ignores `SIGCHLD` (`SIG_IGN` or
 /// `SA_NOCLDWAIT`, perhaps inherited through exec), and only Linux 6.15 and later keep the
@@ -400,6 +479,18 @@ pub enum SpawnError {
         /// What the step acted on, if anything in particular.
         on: Option<Subject>,
         /// The errno the step failed with.
+        #[source]
+        source: io::Error,
+    },
+    /// The program could not be executed, and why is known ([`ExecProblem`]); its step is
+    /// [`Step::Exec`].
+    #[error("cannot execute {}: {problem}", program.display())]
+    Exec {
+        /// The program, as the container names it.
+        program: PathBuf,
+        /// What is wrong with it.
+        problem: ExecProblem,
+        /// The errno of `execve` (`EISDIR` for a directory).
         #[source]
         source: io::Error,
     },
@@ -587,6 +678,7 @@ impl SpawnError {
     pub fn step(&self) -> Option<Step> {
         match self {
             SpawnError::Child { step, .. } => Some(*step),
+            SpawnError::Exec { .. } => Some(Step::Exec),
             SpawnError::Mount(_) => Some(Step::Mount),
             SpawnError::ChildDied { step, .. } => Some(*step),
             SpawnError::Capabilities(_) => Some(Step::Capabilities),

@@ -178,7 +178,7 @@ pub use confine::landlock::{
 };
 pub use confine::lsm::{Lsm, LsmError};
 pub use container::{Container, REMAP_DEFAULT_START, UserNamespace};
-pub use error::{ExitStatusLost, Pid, SpawnError, Step, Subject, error_chain};
+pub use error::{ExecProblem, ExitStatusLost, Pid, SpawnError, Step, Subject, error_chain};
 pub use hutch_ns::mount::TmpfsOptions;
 pub use hutch_ns::{Namespace, Namespaces};
 pub use net::{ContainerNetwork, NetworkMode};

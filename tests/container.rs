@@ -585,6 +585,48 @@ fn init_reaps_orphans_forwards_signals_and_passes_the_status() {
     assert_eq!(out.status.code(), Some(128 + 9));
 }
 
+/// A program of the caller's distribution copied into a bare rootfs: the kernel answers
+/// ENOENT for the missing dynamic loader, naming nothing; the error names the loader. A script
+/// there whose interpreter exists only on the caller's side names the interpreter; the
+/// rootfs's links are followed inside it.
+#[test]
+fn exec_failures_in_a_rootfs_name_the_missing_loader_and_interpreter() {
+    let _g = shared();
+    let root = TempDir::new("hutch-rootfs-exec");
+    fs::create_dir(root.0.join("bin")).unwrap();
+    fs::copy("/bin/true", root.0.join("bin/true")).unwrap();
+    fs::write(root.0.join("bin/script"), "#!/bin/sh\necho hi\n").unwrap();
+    fs::set_permissions(
+        root.0.join("bin/script"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let mut c = Container::new();
+    c.rootfs(&root.0);
+    let err = c.command("/bin/true").spawn().unwrap_err();
+    let SpawnError::Exec {
+        program, problem, ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(program, std::path::Path::new("/bin/true"));
+    assert!(
+        matches!(problem, hutch::ExecProblem::MissingLoader(l) if l.to_string_lossy().starts_with("/lib")),
+        "{problem:?}"
+    );
+    assert_eq!(err.step(), Some(Step::Exec));
+    assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
+    assert!(err.to_string().contains("dynamic loader"), "{err}");
+    // Found through PATH, by name.
+    let err = c.command("script").spawn().unwrap_err();
+    assert!(
+        matches!(&err, SpawnError::Exec { problem: hutch::ExecProblem::MissingInterpreter(i), .. }
+            if i == std::path::Path::new("/bin/sh")),
+        "{err:?}"
+    );
+}
+
 #[test]
 fn rootfs_pivot_with_minimal_dev() {
     let _g = shared();

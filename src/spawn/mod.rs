@@ -252,7 +252,7 @@ fn child_error(rec: Record, plan: &Prepared, cmd: &Command) -> SpawnError {
         return SpawnError::Mount(m.describe(f));
     }
     let step = Step::from_code(rec.step);
-    let mut errno = rec.errno;
+    let errno = rec.errno;
     let path = |b: &[u8]| Subject::Path(PathBuf::from(OsStr::from_bytes(b)));
     let on: Option<Subject> = match step {
         Step::Exec => plan
@@ -283,28 +283,34 @@ fn child_error(rec: Record, plan: &Prepared, cmd: &Command) -> SpawnError {
             .map(|(_, n)| Subject::Descriptor(*n)),
         _ => None,
     };
+    // An exec failure whose errno names nothing: look at the candidates the container tried
+    // (as the caller can see them) for the reason.
+    if step == Step::Exec
+        && matches!(errno, libc::ENOENT | libc::EACCES)
+        && let Some(view) = exec_view(cmd)
+    {
+        for candidate in &plan.exec.programs {
+            let p = Path::new(OsStr::from_bytes(candidate.as_bytes()));
+            if !sees_path(cmd, p) {
+                continue;
+            }
+            if let Some(problem) = program::explain_exec_failure(&view, p, errno, true) {
+                let errno = match problem {
+                    crate::error::ExecProblem::Directory => libc::EISDIR,
+                    _ => errno,
+                };
+                return SpawnError::Exec {
+                    program: p.to_owned(),
+                    problem,
+                    source: io::Error::from_raw_os_error(errno),
+                };
+            }
+        }
+    }
+    // A program found nowhere on PATH: name the program, not the last directory tried.
     let on = match (step, errno) {
-        // A program found nowhere on PATH: name the program, not the last directory tried.
         (Step::Exec, libc::ENOENT) if plan.exec.programs.len() > 1 => {
             Some(Subject::Path(PathBuf::from(&cmd.program)))
-        }
-        // A script whose interpreter is missing, or a directory: say which, when the
-        // container sees the caller's tree.
-        (Step::Exec, libc::ENOENT | libc::EACCES)
-            if sees_host_path(cmd, on.as_ref().and_then(Subject::path)) =>
-        {
-            match on
-                .as_ref()
-                .and_then(Subject::path)
-                .and_then(|p| program::explain_exec_failure(p, errno))
-            {
-                Some((path, _)) if errno == libc::EACCES => {
-                    errno = libc::EISDIR;
-                    Some(Subject::Path(path))
-                }
-                Some((interp, _)) => Some(Subject::Path(interp)),
-                None => on,
-            }
         }
         _ => on,
     };
@@ -315,13 +321,22 @@ fn child_error(rec: Record, plan: &Prepared, cmd: &Command) -> SpawnError {
     }
 }
 
-/// Whether `path` inside the container is the same file as on the caller's tree: no rootfs or
-/// minimal tree, and not under a place the container mounts anew (its private `/tmp`, `/dev`,
-/// `/proc`, `/sys`, or any of the caller's own mounts, which are not looked into).
-fn sees_host_path(cmd: &Command, path: Option<&std::path::Path>) -> bool {
+/// Where the caller can look at the container's files: its own tree, or the rootfs (through
+/// `RESOLVE_IN_ROOT`); `None` for a minimal tree.
+fn exec_view(cmd: &Command) -> Option<program::View> {
     let c = &cmd.container;
-    let Some(path) = path else { return false };
-    if c.rootfs.is_some() || c.minimal_tree || !c.mounts.has_no_entries() {
+    if c.minimal_tree {
+        return None;
+    }
+    program::View::of(c.rootfs.as_deref())
+}
+
+/// Whether `path` inside the container is the file the caller finds at the same place in its
+/// tree or in the rootfs: not under a place the container mounts anew (its private `/tmp`,
+/// `/dev`, `/proc`, `/sys`, its name files), and no mounts of the caller's own, which are not
+/// looked into.
+fn sees_path(cmd: &Command, path: &std::path::Path) -> bool {
+    if !cmd.container.mounts.has_no_entries() {
         return false;
     }
     ![

@@ -778,6 +778,54 @@ pub(crate) fn loopback_request() -> libc::ifreq {
     req
 }
 
+/// `struct open_how` of `openat2(2)` (Linux 5.6).
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// `RESOLVE_IN_ROOT`: resolve the path as if `dir` were `/` (links and `..` stay inside it).
+pub(crate) const RESOLVE_IN_ROOT: u64 = 0x10;
+
+/// `openat2(dir or AT_FDCWD, path, {flags | O_CLOEXEC (| O_NOCTTY unless O_PATH), resolve})`.
+pub(crate) fn openat2(
+    dir: Option<BorrowedFd<'_>>,
+    path: &std::ffi::CStr,
+    flags: c_int,
+    resolve: u64,
+) -> io::Result<OwnedFd> {
+    // With O_PATH openat2 accepts only O_CLOEXEC, O_DIRECTORY and O_NOFOLLOW besides.
+    let noctty = if flags & libc::O_PATH == 0 {
+        libc::O_NOCTTY
+    } else {
+        0
+    };
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC | noctty) as u64,
+        mode: 0,
+        resolve,
+    };
+    let dir = dir.map_or(libc::AT_FDCWD, |d| d.as_raw_fd());
+    // SAFETY: openat2 with a directory descriptor (or AT_FDCWD), a NUL-terminated path and an
+    // open_how struct of the size passed; the result is checked.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir,
+            path.as_ptr(),
+            &raw const how,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a descriptor the kernel just returned; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as c_int) })
+}
+
 /// The effective uid of the caller.
 pub(crate) fn geteuid() -> libc::uid_t {
     // SAFETY: always succeeds.

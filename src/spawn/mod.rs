@@ -332,15 +332,16 @@ fn exec_view(cmd: &Command) -> Option<program::View> {
 }
 
 /// Whether `path` inside the container is the file the caller finds at the same place in its
-/// tree or in the rootfs: not under a place the container mounts anew (its private `/tmp`,
-/// `/dev`, `/proc`, `/sys`, its name files), and no mounts of the caller's own, which are not
-/// looked into.
+/// tree or in the rootfs: not under a place the container may mount anew (its private `/tmp`
+/// and `/run`, `/dev`, `/proc`, `/sys`, its name files), and no mounts of the caller's own,
+/// which are not looked into.
 fn sees_path(cmd: &Command, path: &std::path::Path) -> bool {
     if !cmd.container.mounts.has_no_entries() {
         return false;
     }
     ![
         "/tmp",
+        "/run",
         "/dev",
         "/proc",
         "/sys",

@@ -521,6 +521,7 @@ fn init_without_a_pid_namespace_is_refused() {
 #[test]
 fn concurrent_spawns_from_32_threads() {
     let _g = exclusive();
+    common::warm_up();
     let before = common::fds();
     let c = Container::new();
     std::thread::scope(|s| {
@@ -772,6 +773,7 @@ fn dropping_a_child_kills_and_reaps_it() {
 // Errors: each one clear, and nothing left behind.
 
 fn expect_error(what: &str, cmd: &mut hutch::Command) -> SpawnError {
+    common::warm_up();
     let leaks = Leaks::snapshot();
     let err = cmd.spawn().expect_err(what);
     leaks.assert_none(what);

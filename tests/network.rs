@@ -393,6 +393,24 @@ fn bad_network_settings_are_clear_errors() {
     assert_eq!(host.links(), before);
 }
 
+/// Re-runs the test `inner` of this binary as `nobody` inside the test namespace `host`, with
+/// `var` set; `ip netns exec` gives it a mount namespace of its own (a slave of the host's),
+/// where a TUN node of `tun_mode` is mounted over `/dev/net`.
+fn rerun_as_nobody_in(host: &HostNs, tun_mode: &str, inner: &str, var: &str) {
+    let mut args: Vec<std::ffi::OsString> =
+        vec!["netns".into(), "exec".into(), host.name.clone().into()];
+    args.extend(common::with_tun_node(tun_mode));
+    args.push("setpriv".into());
+    args.extend(common::as_nobody(inner));
+    let out = std::process::Command::new("ip")
+        .args(&args)
+        .env(var, "1")
+        .current_dir("/")
+        .output()
+        .unwrap();
+    common::assert_rerun_passed(&out);
+}
+
 /// The unprivileged half of the next test: a container on pasta with a published port,
 /// reached from the caller's own loopback.
 #[test]
@@ -468,18 +486,12 @@ fn rootless_networking_through_pasta() {
         "ext0",
     ]);
     // With udev's mode for the TUN device, whatever the host's node has.
-    let mut args: Vec<std::ffi::OsString> =
-        vec!["netns".into(), "exec".into(), host.name.clone().into()];
-    args.extend(common::with_tun_node("0666"));
-    args.push("setpriv".into());
-    args.extend(common::as_nobody("pasta_as_nobody_inner"));
-    let out = std::process::Command::new("ip")
-        .args(&args)
-        .env("HUTCH_TEST_PASTA_AS_NOBODY", "1")
-        .current_dir("/")
-        .output()
-        .unwrap();
-    common::assert_rerun_passed(&out);
+    rerun_as_nobody_in(
+        &host,
+        "0666",
+        "pasta_as_nobody_inner",
+        "HUTCH_TEST_PASTA_AS_NOBODY",
+    );
     // And without pasta installed the error names it: covered by hutch-netns' own tests.
 }
 
@@ -530,21 +542,13 @@ fn pasta_without_tun_access_inner() {
 fn pasta_without_access_to_the_tun_device_says_so() {
     let _g = shared();
     let host = HostNs::new();
-    // `ip netns exec` gives the command a mount namespace of its own (a slave of the host's):
-    // a root-only TUN node (mode 0600, as the kernel makes it on hosts without udev) is
-    // mounted over /dev/net there only.
-    let mut args: Vec<std::ffi::OsString> =
-        vec!["netns".into(), "exec".into(), host.name.clone().into()];
-    args.extend(common::with_tun_node("0600"));
-    args.push("setpriv".into());
-    args.extend(common::as_nobody("pasta_without_tun_access_inner"));
-    let out = std::process::Command::new("ip")
-        .args(&args)
-        .env("HUTCH_TEST_PASTA_NO_TUN", "1")
-        .current_dir("/")
-        .output()
-        .unwrap();
-    common::assert_rerun_passed(&out);
+    // A root-only TUN node (mode 0600, as the kernel makes it on hosts without udev).
+    rerun_as_nobody_in(
+        &host,
+        "0600",
+        "pasta_without_tun_access_inner",
+        "HUTCH_TEST_PASTA_NO_TUN",
+    );
 }
 
 #[test]

@@ -29,17 +29,18 @@ fn a_caller_that_ignores_sigchld_waits_for_its_containers() {
     // SAFETY: changing a signal disposition of this test process (it has one test).
     unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
 
+    let exit_3 = |c: &hutch::Container| {
+        c.command("/bin/sh")
+            .arg("-c")
+            .arg("exit 3")
+            .spawn()
+            .unwrap()
+    };
     if !kernel_keeps_exit_status() {
         // Before 6.15 (the test VM's 6.1) the status of a program the kernel reaped is gone:
         // the wait says why and what to do, at once, instead of hanging or making a status up;
         // and the container still goes away completely.
-        let c = hutch::Container::new();
-        let mut child = c
-            .command("/bin/sh")
-            .arg("-c")
-            .arg("exit 3")
-            .spawn()
-            .unwrap();
+        let mut child = exit_3(&hutch::Container::new());
         let err = child.wait_timeout(Duration::from_secs(10)).unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);
         assert!(
@@ -62,12 +63,7 @@ fn a_caller_that_ignores_sigchld_waits_for_its_containers() {
 
     // Without an init: the program is the caller's child.
     let c = hutch::Container::new();
-    let mut child = c
-        .command("/bin/sh")
-        .arg("-c")
-        .arg("exit 3")
-        .spawn()
-        .unwrap();
+    let mut child = exit_3(&c);
     let st = child.wait_timeout(Duration::from_secs(10)).unwrap();
     assert_eq!(st.and_then(|s| s.code()), Some(3), "{st:?}");
 

@@ -543,27 +543,28 @@ fn dual_stack_published_ports() {
             .unwrap()
             .unwrap()
     };
+    // `client` calls `to`; a server on `port` in `server` answers with the peer it saw.
+    let call = |server: &TestNs, port: u16, client: &TestNs, to: &str| {
+        let s = serve_once(listen6(server, port));
+        let answer = tcp_call(client, to);
+        s.join().unwrap();
+        answer
+    };
     // world -> host's IPv6 address -> container, the client's address kept.
-    let server = serve_once(listen6(&c1, 80));
     assert_eq!(
-        tcp_call(&lab.world, "[2001:db8::1]:8080"),
+        call(&c1, 80, &lab.world, "[2001:db8::1]:8080"),
         "2001:db8::2 hello"
     );
-    server.join().unwrap();
     // The same mapping over IPv4 (a dual-stack listener sees a mapped address).
-    let server = serve_once(listen6(&c1, 80));
     assert_eq!(
-        tcp_call(&lab.world, "192.0.2.1:8080"),
+        call(&c1, 80, &lab.world, "192.0.2.1:8080"),
         "::ffff:192.0.2.2 hello"
     );
-    server.join().unwrap();
     // The host itself, through its own IPv6 address.
-    let server = serve_once(listen6(&c1, 80));
     assert_eq!(
-        tcp_call(&lab.host, "[2001:db8::1]:8080"),
+        call(&c1, 80, &lab.host, "[2001:db8::1]:8080"),
         "2001:db8::1 hello"
     );
-    server.join().unwrap();
     // The host's ::1 cannot be forwarded; it is refused at once (a client of `localhost`
     // falls back to 127.0.0.1 without waiting), and 127.0.0.1 answers.
     let started = Instant::now();
@@ -576,12 +577,10 @@ fn dual_stack_published_ports() {
         std::io::ErrorKind::ConnectionRefused
     );
     assert!(started.elapsed() < TIMEOUT);
-    let server = serve_once(listen6(&c1, 80));
     assert!(
-        tcp_call(&lab.host, "127.0.0.1:8080").ends_with(" hello"),
+        call(&c1, 80, &lab.host, "127.0.0.1:8080").ends_with(" hello"),
         "127.0.0.1"
     );
-    server.join().unwrap();
     // Hairpin: another container reaches the published port through the host's IPv6
     // address (the reply returns through the host: masqueraded to the gateway). Routed, that
     // is: with br_netfilter's IPv6 hook on, the kernel would bridge the DNATed frame instead
@@ -592,20 +591,16 @@ fn dual_stack_published_ports() {
             .unwrap()
             .unwrap();
     }
-    let server = serve_once(listen6(&c1, 80));
     assert_eq!(
-        tcp_call(&c2, "[2001:db8::1]:8080"),
+        call(&c1, 80, &c2, "[2001:db8::1]:8080"),
         "fd00:97::1 hello",
         "container -> host IPv6 -> container"
     );
-    server.join().unwrap();
     // An IPv6 host address: published there, not over IPv4.
-    let server = serve_once(listen6(&c2, 81));
     assert_eq!(
-        tcp_call(&lab.world, "[2001:db8::1]:8081"),
+        call(&c2, 81, &lab.world, "[2001:db8::1]:8081"),
         "2001:db8::2 hello"
     );
-    server.join().unwrap();
     let refused = run_in_netns(&lab.world.ns, || {
         TcpStream::connect_timeout(&"192.0.2.1:8081".parse().unwrap(), TIMEOUT)
     })
@@ -628,63 +623,49 @@ fn dual_stack_published_ports() {
         !rules.contains("dnat to") && !rules.contains("reject"),
         "{rules}"
     );
+    // Attaching a container that publishes `spec` on `net` fails, leaving it only `lo`.
+    let refused = |net: &hutch_netns::Network, spec: &str| {
+        let c = TestNs::new();
+        let err = net
+            .attach(&c.ns, AttachOptions::new().publish(spec.parse().unwrap()))
+            .unwrap_err();
+        assert_eq!(c.link_names(), ["lo"], "{spec}");
+        err
+    };
     // A link-local host address cannot be published on (no scope); an address the host is
     // still checking for duplicates (tentative) cannot be bound yet: each says so.
-    let c5 = TestNs::new();
-    let err = net
-        .attach(
-            &c5.ns,
-            AttachOptions::new().publish("[fe80::1]:8084:80".parse().unwrap()),
-        )
-        .unwrap_err();
+    let err = refused(&net, "[fe80::1]:8084:80");
     assert!(
         matches!(err, hutch_netns::NetworkError::LinkLocalHostAddress { .. }),
         "{err:?}"
     );
     lab.host
         .sh(&["ip", "-6", "addr", "add", "2001:db8::7/64", "dev", "up0"]);
-    let err = net
-        .attach(
-            &c5.ns,
-            AttachOptions::new().publish("[2001:db8::7]:8085:80".parse().unwrap()),
-        )
-        .unwrap_err();
-    match &err {
+    match refused(&net, "[2001:db8::7]:8085:80") {
         hutch_netns::NetworkError::HostPortUnavailable { addr, source, .. } => {
             assert_eq!(addr.to_string(), "2001:db8::7");
-            assert_eq!(source.raw_os_error(), Some(libc::EADDRNOTAVAIL), "{err:?}");
+            assert_eq!(
+                source.raw_os_error(),
+                Some(libc::EADDRNOTAVAIL),
+                "{source:?}"
+            );
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(c5.link_names(), ["lo"]);
     // ::1 named as the host address is an error naming it.
-    let c4 = TestNs::new();
-    let err = net
-        .attach(
-            &c4.ns,
-            AttachOptions::new().publish("[::1]:8083:80".parse().unwrap()),
-        )
-        .unwrap_err();
+    let err = refused(&net, "[::1]:8083:80");
     assert!(
         matches!(err, hutch_netns::NetworkError::Ipv6Loopback { .. }),
         "{err:?}"
     );
-    assert_eq!(c4.link_names(), ["lo"]);
     // An IPv6 host address on an IPv4-only network.
     let v4 = lab.config("hutcht8", "10.98.0.0/24").open().unwrap();
-    let c3 = TestNs::new();
-    let err = v4
-        .attach(
-            &c3.ns,
-            AttachOptions::new().publish("[2001:db8::1]:8082:80".parse().unwrap()),
-        )
-        .unwrap_err();
+    let err = refused(&v4, "[2001:db8::1]:8082:80");
     assert!(
         matches!(err, hutch_netns::NetworkError::NoIpv6Subnet { .. }),
         "{err:?}"
     );
     assert!(err.to_string().contains("[2001:db8::1]:8082:80"), "{err}");
-    assert_eq!(c3.link_names(), ["lo"]);
     v4.remove().unwrap();
     // An IPv6 subnet smaller than the IPv4 one.
     let mut small = lab.config("hutcht9", "10.99.0.0/24");

@@ -1472,6 +1472,63 @@ echo "--- ls"; "$NETWORK" ls
     assert!(!state_dir.exists(), "{all}");
 }
 
+/// A dual-stack network made with `network create --subnet6`: `run -p 8080:80` answers on the
+/// host's IPv6 address as on its IPv4 one, `localhost` over IPv6 is refused at once, and the
+/// container's rules go with it (only the network's own chain is left in `ip6 hutch`).
+#[test]
+fn a_dual_stack_network_publishes_over_ipv6_too() {
+    let _g = common::shared();
+    let state = TargetTmp::new();
+    let server = SERVER.replace(
+        "s = socket.socket()",
+        "s = socket.socket(socket.AF_INET6)",
+    )
+    .replace("s.bind(('0.0.0.0', 80))", "s.bind(('::', 80))")
+    .replace("s.listen(1)\nc, a = s.accept()", "s.listen(4)\nfor i in range(2):\n    c, a = s.accept()\n    c.sendall(b'hello from the container\\n')\n    c.close()\nc, a = s.accept()");
+    let script = format!(
+        r#"
+ip link add up0 type veth peer name up1
+ip link set up1 up
+ip link set up0 up
+ip addr add 192.0.2.2/24 dev up0
+ip -6 addr add 2001:db8::2/64 dev up0 nodad
+"$NETWORK" create v6net --subnet 10.90.0.0/24 --subnet6 fd00:90::/64 --state "$STATE"
+"$RUN" --network v6net --network-state "$STATE" -p 8080:80 -- python3 -c "{server}" &
+run=$!
+call() {{
+  python3 -c 'import socket, sys; s = socket.create_connection((sys.argv[1], 8080), timeout=2); print(s.recv(100).decode().strip())' "$1" 2>&1
+}}
+for i in $(seq 150); do
+  out=$(call 2001:db8::2) && [ -n "$out" ] && break
+  sleep 0.1
+done
+echo "v6: $out"
+echo "v4: $(call 192.0.2.2)"
+echo "lo6: $(call ::1 | tail -1)"
+echo "lo4: $(call 127.0.0.1)"
+wait $run; echo "run-exit $?"
+echo "--- chains6"; nft list table ip6 hutch | grep -o 'chain [^ ]*'
+echo "--- rm"; "$NETWORK" rm v6net --state "$STATE"; echo "rm-exit $?"
+echo "--- end"
+"#
+    );
+    let o = in_netns(&script, &state.0);
+    let (out, err) = (stdout(&o), stderr(&o));
+    let all = format!("stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("v6: hello from the container"), "{all}");
+    assert!(out.contains("v4: hello from the container"), "{all}");
+    // Refused, not timed out (the client waits 2 s at most).
+    assert!(out.contains("lo6: ConnectionRefusedError"), "{all}");
+    assert!(out.contains("lo4: hello from the container"), "{all}");
+    assert!(out.contains("run-exit 0"), "{all}");
+    assert_eq!(
+        section(&out, "chains6"),
+        ["chain v6net-postrouting"],
+        "{all}"
+    );
+    assert!(out.contains("rm-exit 0"), "{all}");
+}
+
 /// IPv6 host addresses in `-p`: `::1` cannot be forwarded and an IPv6 address needs a
 /// dual-stack network; each is exit 125 naming the mapping, in a namespace of the test's.
 #[test]

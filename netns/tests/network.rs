@@ -567,16 +567,15 @@ fn dual_stack_published_ports() {
     );
     // The host's ::1 cannot be forwarded; it is refused at once (a client of `localhost`
     // falls back to 127.0.0.1 without waiting), and 127.0.0.1 answers.
-    let started = Instant::now();
     let lo6 = run_in_netns(&lab.host.ns, || {
         TcpStream::connect_timeout(&"[::1]:8080".parse().unwrap(), TIMEOUT)
     })
     .unwrap();
+    // Refused (a reset), not timed out.
     assert_eq!(
         lo6.unwrap_err().kind(),
         std::io::ErrorKind::ConnectionRefused
     );
-    assert!(started.elapsed() < TIMEOUT);
     assert!(
         call(&c1, 80, &lab.host, "127.0.0.1:8080").ends_with(" hello"),
         "127.0.0.1"

@@ -1151,6 +1151,11 @@ fn program_candidates(args: &Args) -> Vec<PathBuf> {
 /// `execve`), when the host's view of what was executed explains more than the errno alone.
 fn explain_exec_failure(args: &Args, errno: i32) -> Option<(String, u8)> {
     for program in program_candidates(args) {
+        // Only what the library cannot map: a path under a -v volume of ours (it looks at the
+        // caller's tree and the rootfs itself).
+        if !args.volume.iter().any(|v| program.starts_with(&v.dst)) {
+            continue;
+        }
         let Some(on_host) = host_view(args, &program) else {
             continue;
         };
@@ -1584,7 +1589,8 @@ fn spawn_failure(args: &Args, e: &SpawnError) -> (String, u8) {
     if let SpawnError::Exec { problem, .. } = e {
         return (hutch::error_chain(e), problem.docker_exit_code());
     }
-    // Where it could not look (a path under a -v volume), run looks itself.
+    // Where it could not look (a path under a -v volume), run looks itself; whether an
+    // interpreter or loader named there really is missing is not checked then.
     if e.step() == Some(Step::Exec)
         && let Some(explained) = explain_exec_failure(args, e.raw_os_error().unwrap_or(0))
     {

@@ -256,8 +256,10 @@ impl ExecProblem {
     /// naming neither). `path` is where the caller can read the file (for a container, its
     /// path mapped to the caller's side); whether the interpreter or loader is really missing
     /// in the container is not checked. A spawn does all this itself and returns
-    /// [`SpawnError::Exec`]; this is for callers that can map paths the library cannot (a
-    /// program under a bind mount of theirs).
+    /// [`SpawnError::Exec`] where it can see the container's files as they are (the caller's
+    /// tree or a rootfs, no bind mounts of the caller's, not a minimal tree, not a process
+    /// exec'd into a running container); this is for callers that can map paths the library
+    /// cannot (a program under a bind mount of theirs).
     ///
     /// # Examples
     ///
@@ -274,6 +276,7 @@ impl ExecProblem {
             path,
             errno,
             false,
+            &|_| true,
         )
     }
 
@@ -290,15 +293,21 @@ impl ExecProblem {
 impl fmt::Display for ExecProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ExecProblem::MissingInterpreter(p) => write!(
-                f,
-                "its interpreter {} (from its #! line) does not exist in the container",
-                p.display()
-            ),
+            ExecProblem::MissingInterpreter(p) => {
+                write!(
+                    f,
+                    "its interpreter {p:?} (from its #! line) does not exist in the container"
+                )?;
+                if p.as_os_str().as_encoded_bytes().ends_with(b"\r") {
+                    f.write_str(
+                        " (the script has Windows line endings: convert it with dos2unix)",
+                    )?;
+                }
+                Ok(())
+            }
             ExecProblem::MissingLoader(p) => write!(
                 f,
-                "its dynamic loader {} does not exist in the container",
-                p.display()
+                "its dynamic loader {p:?} does not exist in the container"
             ),
             ExecProblem::Directory => f.write_str("it is a directory"),
             ExecProblem::NotExecutable { mode } => {

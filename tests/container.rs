@@ -588,8 +588,10 @@ fn init_reaps_orphans_forwards_signals_and_passes_the_status() {
 
 /// A program of the caller's distribution copied into a bare rootfs: the kernel answers
 /// ENOENT for the missing dynamic loader, naming nothing; the error names the loader. A script
-/// there whose interpreter exists only on the caller's side names the interpreter; the
-/// rootfs's links are followed inside it.
+/// there whose interpreter exists only on the caller's side names the interpreter; one whose
+/// interpreter is there (through a link of the rootfs, followed inside it) but lacks its
+/// loader names the loader. A process exec'd into the running container is not explained
+/// from the caller's files.
 #[test]
 fn exec_failures_in_a_rootfs_name_the_missing_loader_and_interpreter() {
     let _g = shared();
@@ -620,12 +622,49 @@ fn exec_failures_in_a_rootfs_name_the_missing_loader_and_interpreter() {
     assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
     assert!(err.to_string().contains("dynamic loader"), "{err}");
     // Found through PATH, by name.
-    let err = c.command("script").spawn().unwrap_err();
+    let err = c
+        .command("script")
+        .env("PATH", "/usr/bin:/bin")
+        .spawn()
+        .unwrap_err();
     assert!(
         matches!(&err, SpawnError::Exec { problem: hutch::ExecProblem::MissingInterpreter(i), .. }
             if i == std::path::Path::new("/bin/sh")),
         "{err:?}"
     );
+    // The interpreter exists (reached through a link inside the rootfs), its loader does not.
+    fs::copy("/bin/true", root.0.join("bin/interp")).unwrap();
+    std::os::unix::fs::symlink("/bin/interp", root.0.join("bin/sh")).unwrap();
+    let err = c.command("/bin/script").spawn().unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            SpawnError::Exec {
+                problem: hutch::ExecProblem::MissingLoader(_),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // Exec'd into a running container, whose tree the command does not describe: not
+    // explained from the caller's files (here they would even be right), only the errno.
+    // Under /var/tmp: the container sees it (the host's tree), unlike the private /tmp.
+    let dir = std::path::PathBuf::from("/var/tmp").join(unique("hutch-exec-join"));
+    fs::create_dir(&dir).unwrap();
+    let host_script = dir.join("s");
+    fs::write(&host_script, "#!/no/such/interp\n").unwrap();
+    fs::set_permissions(
+        &host_script,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let mut running = Container::new().command("sleep").arg("10").spawn().unwrap();
+    let err = running.exec(&host_script).spawn().unwrap_err();
+    assert!(matches!(err, SpawnError::Child { .. }), "{err:?}");
+    assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
+    running.kill().unwrap();
+    running.wait().unwrap();
+    fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

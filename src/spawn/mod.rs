@@ -284,17 +284,25 @@ fn child_error(rec: Record, plan: &Prepared, cmd: &Command) -> SpawnError {
         _ => None,
     };
     // An exec failure whose errno names nothing: look at the candidates the container tried
-    // (as the caller can see them) for the reason.
+    // (as the caller can see them) for the reason. For ENOENT every candidate was tried and
+    // failed; for EACCES the child reports the one that was refused.
     if step == Step::Exec
         && matches!(errno, libc::ENOENT | libc::EACCES)
         && let Some(view) = exec_view(cmd)
     {
-        for candidate in &plan.exec.programs {
+        let candidates: &[CString] = match errno {
+            libc::EACCES => plan
+                .exec
+                .programs
+                .get(rec.index as usize)
+                .map(std::slice::from_ref)
+                .unwrap_or_default(),
+            _ => &plan.exec.programs,
+        };
+        let sees = |p: &Path| sees_path(cmd, p);
+        for candidate in candidates {
             let p = Path::new(OsStr::from_bytes(candidate.as_bytes()));
-            if !sees_path(cmd, p) {
-                continue;
-            }
-            if let Some(problem) = program::explain_exec_failure(&view, p, errno, true) {
+            if let Some(problem) = program::explain_exec_failure(&view, p, errno, true, &sees) {
                 let errno = match problem {
                     crate::error::ExecProblem::Directory => libc::EISDIR,
                     _ => errno,
@@ -322,10 +330,11 @@ fn child_error(rec: Record, plan: &Prepared, cmd: &Command) -> SpawnError {
 }
 
 /// Where the caller can look at the container's files: its own tree, or the rootfs (through
-/// `RESOLVE_IN_ROOT`); `None` for a minimal tree.
+/// `RESOLVE_IN_ROOT`); `None` for a minimal tree, and for a process exec'd into a running
+/// container (whose tree the command's configuration does not describe).
 fn exec_view(cmd: &Command) -> Option<program::View> {
     let c = &cmd.container;
-    if c.minimal_tree {
+    if c.minimal_tree || cmd.join.is_some() {
         return None;
     }
     program::View::of(c.rootfs.as_deref())

@@ -113,7 +113,20 @@ pub(crate) fn prepare(
 /// caller's files.
 pub(crate) enum View {
     Host,
-    Root(std::os::fd::OwnedFd),
+    Root {
+        fd: std::os::fd::OwnedFd,
+        /// The rootfs as the caller names it, resolved (to turn what a lookup found back into
+        /// the container's path).
+        path: PathBuf,
+    },
+}
+
+/// A file found in a [`View`]: its metadata, where it really is as the container names it
+/// (symbolic links resolved), and an `O_PATH` descriptor of it.
+struct Found {
+    meta: std::fs::Metadata,
+    real: PathBuf,
+    fd: std::fs::File,
 }
 
 impl View {
@@ -121,42 +134,68 @@ impl View {
     pub(crate) fn of(root: Option<&Path>) -> Option<View> {
         match root {
             None => Some(View::Host),
-            Some(r) => std::fs::File::open(r)
-                .ok()
-                .map(|f| View::Root(std::os::fd::OwnedFd::from(f))),
+            Some(r) => {
+                let path = std::fs::canonicalize(r).ok()?;
+                let fd = std::fs::File::open(&path).ok()?;
+                Some(View::Root {
+                    fd: fd.into(),
+                    path,
+                })
+            }
         }
     }
 
-    /// Opens `path` (absolute, as the container names it) with `flags`.
-    fn open(&self, path: &Path, flags: libc::c_int) -> Option<std::fs::File> {
-        use std::os::fd::AsFd;
-        let c = CString::new(path.as_os_str().as_bytes()).ok()?;
+    /// Looks `path` (absolute, as the container names it) up without opening it for reading
+    /// (a FIFO or a device is never opened). The error is the lookup's.
+    fn find(&self, path: &Path) -> std::io::Result<Found> {
+        use std::os::fd::{AsFd, AsRawFd};
+        let c = CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
         let fd = match self {
-            View::Host => crate::sys::openat2(None, &c, flags, 0),
-            View::Root(root) => {
-                crate::sys::openat2(Some(root.as_fd()), &c, flags, crate::sys::RESOLVE_IN_ROOT)
-            }
+            View::Host => crate::sys::openat2(None, &c, libc::O_PATH, 0)?,
+            View::Root { fd, .. } => crate::sys::openat2(
+                Some(fd.as_fd()),
+                &c,
+                libc::O_PATH,
+                crate::sys::RESOLVE_IN_ROOT,
+            )?,
         };
-        fd.ok().map(std::fs::File::from)
+        let fd = std::fs::File::from(fd);
+        let meta = fd.metadata()?;
+        let on_host = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))?;
+        let real = match self {
+            View::Host => on_host,
+            View::Root { path, .. } => Path::new("/").join(
+                on_host
+                    .strip_prefix(path)
+                    .map_err(|_| std::io::Error::from_raw_os_error(libc::EXDEV))?,
+            ),
+        };
+        Ok(Found { meta, real, fd })
     }
 
-    /// What is at `path`, without opening it for reading (a FIFO or a device is never
-    /// opened).
-    fn metadata(&self, path: &Path) -> Option<std::fs::Metadata> {
-        self.open(path, libc::O_PATH)?.metadata().ok()
-    }
-
-    /// The first 64 KiB of the regular file at `path` (enough for a `#!` line or an ELF
-    /// file's program headers).
-    fn head(&self, path: &Path) -> Option<Vec<u8>> {
+    /// The first 64 KiB of a regular file found (enough for a `#!` line or an ELF file's
+    /// program headers), read through the descriptor the lookup returned: the file cannot be
+    /// swapped for a device in between.
+    fn head(&self, found: &Found) -> Option<Vec<u8>> {
+        use std::os::fd::AsRawFd;
+        if !found.meta.is_file() {
+            return None;
+        }
         let mut head = Vec::new();
-        self.open(path, libc::O_RDONLY | libc::O_NONBLOCK)?
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(format!("/proc/self/fd/{}", found.fd.as_raw_fd()))
+            .ok()?
             .take(64 << 10)
             .read_to_end(&mut head)
             .ok()?;
         Some(head)
     }
 }
+
+use std::os::unix::fs::OpenOptionsExt;
 
 /// The interpreter named by a script's `#!` line.
 fn shebang_interpreter(head: &[u8]) -> Option<PathBuf> {
@@ -168,24 +207,69 @@ fn shebang_interpreter(head: &[u8]) -> Option<PathBuf> {
     Some(PathBuf::from(OsStr::from_bytes(interp)))
 }
 
-/// The dynamic loader named by a 64-bit little-endian ELF file's `PT_INTERP` header.
+/// The dynamic loader named by an ELF file's `PT_INTERP` header (32 or 64 bits, either byte
+/// order). Never panics, whatever the bytes.
 fn elf_interpreter(file: &[u8]) -> Option<PathBuf> {
     const PT_INTERP: u32 = 3;
-    if file.len() < 64 || &file[..4] != b"\x7fELF" || file[4] != 2 || file[5] != 1 {
+    if file.get(..4)? != b"\x7fELF" {
         return None;
     }
-    let u16_at = |o: usize| Some(u16::from_le_bytes(file.get(o..o + 2)?.try_into().ok()?));
-    let u32_at = |o: usize| Some(u32::from_le_bytes(file.get(o..o + 4)?.try_into().ok()?));
-    let u64_at = |o: usize| Some(u64::from_le_bytes(file.get(o..o + 8)?.try_into().ok()?));
-    let phoff = usize::try_from(u64_at(0x20)?).ok()?;
-    let phentsize = usize::from(u16_at(0x36)?);
-    let phnum = usize::from(u16_at(0x38)?);
-    for i in 0..phnum {
-        let ph = phoff.checked_add(i.checked_mul(phentsize)?)?;
+    let wide = match file.get(4)? {
+        1 => false,
+        2 => true,
+        _ => return None,
+    };
+    let big = match file.get(5)? {
+        1 => false,
+        2 => true,
+        _ => return None,
+    };
+    let bytes = |o: usize, n: usize| file.get(o..o.checked_add(n)?);
+    let u16_at = |o: usize| {
+        let b: [u8; 2] = bytes(o, 2)?.try_into().ok()?;
+        Some(if big {
+            u16::from_be_bytes(b)
+        } else {
+            u16::from_le_bytes(b)
+        })
+    };
+    let u32_at = |o: usize| {
+        let b: [u8; 4] = bytes(o, 4)?.try_into().ok()?;
+        Some(if big {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
+    };
+    let u64_at = |o: usize| {
+        let b: [u8; 8] = bytes(o, 8)?.try_into().ok()?;
+        Some(if big {
+            u64::from_be_bytes(b)
+        } else {
+            u64::from_le_bytes(b)
+        })
+    };
+    // A word: 8 bytes in a 64-bit file, 4 in a 32-bit one.
+    let word = |o: usize| -> Option<usize> {
+        if wide {
+            usize::try_from(u64_at(o)?).ok()
+        } else {
+            usize::try_from(u32_at(o)?).ok()
+        }
+    };
+    let (phoff, phentsize, phnum) = if wide {
+        (word(0x20)?, u16_at(0x36)?, u16_at(0x38)?)
+    } else {
+        (word(0x1c)?, u16_at(0x2a)?, u16_at(0x2c)?)
+    };
+    // p_offset and p_filesz within a program header.
+    let (off_at, size_at) = if wide { (8, 32) } else { (4, 16) };
+    for i in 0..usize::from(phnum) {
+        let ph = phoff.checked_add(i.checked_mul(usize::from(phentsize))?)?;
         if u32_at(ph)? == PT_INTERP {
-            let off = usize::try_from(u64_at(ph + 8)?).ok()?;
-            let size = usize::try_from(u64_at(ph + 32)?).ok()?;
-            let name = file.get(off..off.checked_add(size)?)?;
+            let off = word(ph.checked_add(off_at)?)?;
+            let size = word(ph.checked_add(size_at)?)?;
+            let name = bytes(off, size)?;
             let name = name.split(|b| *b == 0).next()?;
             return Some(PathBuf::from(OsStr::from_bytes(name)));
         }
@@ -196,33 +280,63 @@ fn elf_interpreter(file: &[u8]) -> Option<PathBuf> {
 /// Why executing `path` (absolute, as the container names it) failed with `errno`, looked up
 /// after the fact in `view`: a directory, a file without execute permission, or a program
 /// that exists while what the kernel loads to run it (a script's interpreter, an ELF
-/// program's dynamic loader) does not (`ENOENT` names neither). With `check_missing`, an
-/// interpreter or loader counts only when it is missing in `view` too.
+/// program's dynamic loader; for a script whose interpreter exists, the interpreter's loader)
+/// does not (`ENOENT` names neither).
+///
+/// `sees` says whether the container sees the caller's file at a path (not one it mounts
+/// anew): every file looked at, its links resolved, must pass it. With `check_missing`, an
+/// interpreter or loader counts only when looking it up fails with `ENOENT` or `ENOTDIR`.
 pub(crate) fn explain_exec_failure(
     view: &View,
     path: &Path,
     errno: i32,
     check_missing: bool,
+    sees: &dyn Fn(&Path) -> bool,
 ) -> Option<crate::error::ExecProblem> {
     use crate::error::ExecProblem;
     use std::os::unix::fs::PermissionsExt;
-    if !path.is_absolute() {
+    let plain = |p: &Path| {
+        p.is_absolute()
+            && p.components()
+                .all(|c| !matches!(c, std::path::Component::ParentDir))
+            && sees(p)
+    };
+    if !plain(path) {
         return None;
     }
-    let meta = view.metadata(path)?;
+    let found = view.find(path).ok().filter(|f| sees(&f.real))?;
+    let mode = found.meta.permissions().mode();
+    // Whether the container lacks `p`: known only where it sees the caller's file.
+    let missing = |p: &Path| {
+        if !check_missing {
+            return true;
+        }
+        plain(p)
+            && match view.find(p) {
+                Err(e) => matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)),
+                Ok(_) => false,
+            }
+    };
     match errno {
-        libc::EACCES | libc::EISDIR if meta.is_dir() => Some(ExecProblem::Directory),
-        libc::EACCES if meta.is_file() && meta.permissions().mode() & 0o111 == 0 => {
+        libc::EACCES | libc::EISDIR if found.meta.is_dir() => Some(ExecProblem::Directory),
+        libc::EACCES if found.meta.is_file() && mode & 0o111 == 0 => {
             Some(ExecProblem::NotExecutable {
-                mode: meta.permissions().mode() & 0o7777,
+                mode: mode & 0o7777,
             })
         }
-        libc::ENOENT if meta.is_file() => {
-            let head = view.head(path)?;
-            let missing =
-                |p: &Path| !check_missing || (p.is_absolute() && view.metadata(p).is_none());
+        libc::ENOENT if found.meta.is_file() => {
+            let head = view.head(&found)?;
             if let Some(interp) = shebang_interpreter(&head) {
-                return missing(&interp).then_some(ExecProblem::MissingInterpreter(interp));
+                if missing(&interp) {
+                    return Some(ExecProblem::MissingInterpreter(interp));
+                }
+                // The interpreter is there: its own loader may be what is missing.
+                if !check_missing || !plain(&interp) {
+                    return None;
+                }
+                let f = view.find(&interp).ok().filter(|f| sees(&f.real))?;
+                let loader = elf_interpreter(&view.head(&f)?)?;
+                return missing(&loader).then_some(ExecProblem::MissingLoader(loader));
             }
             let loader = elf_interpreter(&head)?;
             missing(&loader).then_some(ExecProblem::MissingLoader(loader))
@@ -272,22 +386,23 @@ mod tests {
         elf[0xc0..0xd0].copy_from_slice(b"/lib/ld-nope.so\0");
         std::fs::write(dir.join("bin/elf"), &elf).unwrap();
         let host = View::Host;
+        let all = |_: &Path| true;
         assert_eq!(
-            explain_exec_failure(&host, &script, libc::ENOENT, true),
+            explain_exec_failure(&host, &script, libc::ENOENT, true, &all),
             Some(ExecProblem::MissingInterpreter(
                 "/no/such/interpreter".into()
             ))
         );
         assert_eq!(
-            explain_exec_failure(&host, &dir, libc::EACCES, true),
+            explain_exec_failure(&host, &dir, libc::EACCES, true, &all),
             Some(ExecProblem::Directory)
         );
         assert_eq!(
-            explain_exec_failure(&host, &plain, libc::EACCES, true),
+            explain_exec_failure(&host, &plain, libc::EACCES, true, &all),
             Some(ExecProblem::NotExecutable { mode: 0o640 })
         );
         assert_eq!(
-            explain_exec_failure(&host, &dir.join("bin/elf"), libc::ENOENT, true),
+            explain_exec_failure(&host, &dir.join("bin/elf"), libc::ENOENT, true, &all),
             Some(ExecProblem::MissingLoader("/lib/ld-nope.so".into()))
         );
         // In a rootfs, paths are the container's, and its links resolve inside it: /bin/sh
@@ -296,23 +411,122 @@ mod tests {
         std::os::unix::fs::symlink("/bin", dir.join("escape")).unwrap();
         let root = View::of(Some(&dir)).unwrap();
         assert_eq!(
-            explain_exec_failure(&root, Path::new("/bin/needs-sh"), libc::ENOENT, true),
+            explain_exec_failure(&root, Path::new("/bin/needs-sh"), libc::ENOENT, true, &all),
             Some(ExecProblem::MissingInterpreter("/bin/sh".into()))
         );
         assert_eq!(
-            explain_exec_failure(&host, &dir.join("bin/needs-sh"), libc::ENOENT, true),
+            explain_exec_failure(&host, &dir.join("bin/needs-sh"), libc::ENOENT, true, &all),
             None,
             "the caller's /bin/sh exists"
         );
         assert_eq!(
-            explain_exec_failure(&root, Path::new("/escape/sh"), libc::ENOENT, true),
+            explain_exec_failure(&root, Path::new("/escape/sh"), libc::ENOENT, true, &all),
             None,
             "a link in the rootfs never reaches the caller's /bin"
         );
         assert_eq!(
-            explain_exec_failure(&root, Path::new("rel"), libc::ENOENT, true),
+            explain_exec_failure(&root, Path::new("rel"), libc::ENOENT, true, &all),
             None
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// An ELF header of `class` (1: 32-bit, 2: 64-bit) and byte order `data` (1: little, 2:
+    /// big) with one `PT_INTERP` program header naming `loader`.
+    fn elf_with_loader(class: u8, data: u8, loader: &[u8]) -> Vec<u8> {
+        let wide = class == 2;
+        let put = |v: &mut Vec<u8>, at: usize, bytes: &[u8]| {
+            let mut b = bytes.to_vec();
+            if data == 2 {
+                b.reverse();
+            }
+            v[at..at + b.len()].copy_from_slice(&b);
+        };
+        let mut f = vec![0u8; 0x200];
+        f[..6].copy_from_slice(&[0x7f, b'E', b'L', b'F', class, data]);
+        let (phoff, phentsize, phnum, ph) = if wide {
+            (0x20, 0x36, 0x38, 64usize)
+        } else {
+            (0x1c, 0x2a, 0x2c, 52usize)
+        };
+        if wide {
+            put(&mut f, phoff, &(ph as u64).to_le_bytes());
+            put(&mut f, phentsize, &56u16.to_le_bytes());
+        } else {
+            put(&mut f, phoff, &(ph as u32).to_le_bytes());
+            put(&mut f, phentsize, &32u16.to_le_bytes());
+        }
+        put(&mut f, phnum, &1u16.to_le_bytes());
+        put(&mut f, ph, &3u32.to_le_bytes());
+        let name_at = 0x100;
+        f[name_at..name_at + loader.len()].copy_from_slice(loader);
+        let size = loader.len() + 1;
+        if wide {
+            put(&mut f, ph + 8, &(name_at as u64).to_le_bytes());
+            put(&mut f, ph + 32, &(size as u64).to_le_bytes());
+        } else {
+            put(&mut f, ph + 4, &(name_at as u32).to_le_bytes());
+            put(&mut f, ph + 16, &(size as u32).to_le_bytes());
+        }
+        f
+    }
+
+    #[test]
+    fn elf_loaders_of_every_class_and_byte_order() {
+        for class in [1, 2] {
+            for data in [1, 2] {
+                let f = elf_with_loader(class, data, b"/lib/ld-linux.so.2");
+                assert_eq!(
+                    elf_interpreter(&f),
+                    Some(PathBuf::from("/lib/ld-linux.so.2")),
+                    "class {class}, data {data}"
+                );
+            }
+        }
+        // The caller's own shell is dynamically linked.
+        let sh = std::fs::read("/bin/sh").unwrap();
+        assert!(elf_interpreter(&sh).is_some());
+        assert_eq!(elf_interpreter(b"\x7fELF"), None);
+        assert_eq!(elf_interpreter(&[0x7f; 100]), None);
+        // Offsets at the end of the address space do not overflow.
+        let mut huge = elf_with_loader(2, 1, b"/lib/x");
+        huge[0x20..0x28].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert_eq!(elf_interpreter(&huge), None);
+        let mut huge = elf_with_loader(2, 1, b"/lib/x");
+        huge[64 + 8..64 + 16].copy_from_slice(&(u64::MAX - 2).to_le_bytes());
+        assert_eq!(elf_interpreter(&huge), None);
+        assert_eq!(
+            shebang_interpreter(b"#! /usr/bin/env python3\n"),
+            Some(PathBuf::from("/usr/bin/env"))
+        );
+        assert_eq!(
+            shebang_interpreter(b"#!/bin/sh\r\n"),
+            Some(PathBuf::from("/bin/sh\r"))
+        );
+        assert_eq!(shebang_interpreter(b"#!\n"), None);
+        assert_eq!(shebang_interpreter(b"echo\n"), None);
+        let crlf = crate::error::ExecProblem::MissingInterpreter("/bin/sh\r".into());
+        assert!(crlf.to_string().contains("Windows line endings"), "{crlf}");
+    }
+
+    proptest::proptest! {
+        /// Whatever the bytes after the magic (offsets near usize::MAX, counts that run off
+        /// the end), the parser returns, never panics.
+        #[test]
+        fn elf_parsing_never_panics(
+            class in 0u8..4,
+            data in 0u8..4,
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+            words in proptest::collection::vec((0usize..512, proptest::prelude::any::<u64>()), 0..8),
+        ) {
+            let mut f = vec![0x7f, b'E', b'L', b'F', class, data];
+            f.extend(body);
+            for (at, w) in words {
+                if at + 8 <= f.len() {
+                    f[at..at + 8].copy_from_slice(&w.to_le_bytes());
+                }
+            }
+            let _ = elf_interpreter(&f);
+        }
     }
 }

@@ -640,17 +640,25 @@ fn host_sockets_and_fifos_in_run_are_out_of_reach() {
     assert!(out.contains("run-writable=EROFS"), "{out}");
 }
 
-/// Landlock rule paths name what the program sees: the container's own private `/tmp`, its
-/// `/dev`, a tmpfs of its own (the doc example of `Container::landlock`).
-#[test]
-fn landlock_paths_name_the_containers_own_mounts() {
-    let _g = shared();
+/// Landlock rules that let a program of the host's tree run: its system directories,
+/// read-only.
+fn system_read_only() -> hutch::Landlock {
     let mut rules = hutch::Landlock::new();
     rules
         .read_only("/usr")
         .read_only("/lib")
         .read_only("/lib64")
-        .read_only("/bin")
+        .read_only("/bin");
+    rules
+}
+
+/// Landlock rule paths name what the program sees: the container's own private `/tmp`, its
+/// `/dev`, a tmpfs of its own (the doc example of `Container::landlock`).
+#[test]
+fn landlock_paths_name_the_containers_own_mounts() {
+    let _g = shared();
+    let mut rules = system_read_only();
+    rules
         .read_only("/etc")
         .read_write("/tmp")
         .read_write("/dev")
@@ -812,13 +820,8 @@ fn profile_install_flags_are_passed_to_the_kernel() {
 #[test]
 fn a_relative_landlock_path_is_not_the_containers_root() {
     let _g = shared();
-    let mut rules = hutch::Landlock::new();
-    rules
-        .read_only("/usr")
-        .read_only("/lib")
-        .read_only("/lib64")
-        .read_only("/bin")
-        .read_write(".");
+    let mut rules = system_read_only();
+    rules.read_write(".");
     let mut c = Container::new();
     c.landlock(rules);
     let out = c

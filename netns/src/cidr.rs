@@ -76,6 +76,14 @@ impl Cidr {
         Ok(Cidr { addr, prefix })
     }
 
+    /// The single address `addr` (`/32` or `/128`).
+    pub fn host(addr: IpAddr) -> Cidr {
+        Cidr {
+            addr,
+            prefix: bits(addr),
+        }
+    }
+
     /// The address part.
     pub fn addr(&self) -> IpAddr {
         self.addr

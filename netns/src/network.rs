@@ -966,18 +966,24 @@ impl Network {
         let fam = NFPROTO_IPV4;
         let post = format!("{}-postrouting", self.name);
         let guard = format!("{}-guard", self.name);
+        let postrouting = Hook {
+            hook: NF_INET_POST_ROUTING,
+            priority: 100,
+            kind: "nat",
+        };
+        // Hairpin: a container reaching a published port through a host address is DNATed
+        // back onto the bridge; masquerade it so the reply returns the same way (both
+        // families).
+        let hairpin = || {
+            let mut r = matches::iifname(CmpOp::Eq, &self.bridge);
+            r.extend(matches::oifname(CmpOp::Eq, &self.bridge));
+            r.extend(matches::ct_status_dnat());
+            r.push(Expr::Masq);
+            r
+        };
         let mut b = Batch::new();
         b.add_table(fam, NFT_TABLE);
-        b.add_chain(
-            fam,
-            NFT_TABLE,
-            &post,
-            Some(Hook {
-                hook: NF_INET_POST_ROUTING,
-                priority: 100,
-                kind: "nat",
-            }),
-        );
+        b.add_chain(fam, NFT_TABLE, &post, Some(postrouting));
         b.add_chain(
             fam,
             NFT_TABLE,
@@ -999,13 +1005,7 @@ impl Network {
         lo.extend(matches::oifname(CmpOp::Eq, &self.bridge));
         lo.push(Expr::Masq);
         b.add_rule(fam, NFT_TABLE, &post, &lo);
-        // Hairpin: a container reaching a published port through a host address is
-        // DNATed back onto the bridge; masquerade it so the reply returns the same way.
-        let mut hairpin = matches::iifname(CmpOp::Eq, &self.bridge);
-        hairpin.extend(matches::oifname(CmpOp::Eq, &self.bridge));
-        hairpin.extend(matches::ct_status_dnat());
-        hairpin.push(Expr::Masq);
-        b.add_rule(fam, NFT_TABLE, &post, &hairpin);
+        b.add_rule(fam, NFT_TABLE, &post, &hairpin());
         let mut drop = matches::iifname(CmpOp::Eq, &self.bridge);
         drop.extend(matches::ipv4_addr_in(false, localhost));
         drop.push(Expr::Verdict {
@@ -1018,29 +1018,13 @@ impl Network {
         if let Some(s6) = self.subnet6 {
             let fam6 = NFPROTO_IPV6;
             b.add_table(fam6, NFT_TABLE);
-            b.add_chain(
-                fam6,
-                NFT_TABLE,
-                &post,
-                Some(Hook {
-                    hook: NF_INET_POST_ROUTING,
-                    priority: 100,
-                    kind: "nat",
-                }),
-            );
+            b.add_chain(fam6, NFT_TABLE, &post, Some(postrouting));
             b.flush_chain(fam6, NFT_TABLE, &post);
-            let mut out6 = matches::ipv6_addr_in(true, s6);
+            let mut out6 = matches::addr_in(true, s6);
             out6.extend(matches::oifname(CmpOp::Neq, &self.bridge));
             out6.push(Expr::Masq);
             b.add_rule(fam6, NFT_TABLE, &post, &out6);
-            // Hairpin over IPv6 as over IPv4: a container reaching a published port through
-            // a host address is sent back onto the bridge; masquerade it so the reply
-            // returns through the host.
-            let mut hairpin6 = matches::iifname(CmpOp::Eq, &self.bridge);
-            hairpin6.extend(matches::oifname(CmpOp::Eq, &self.bridge));
-            hairpin6.extend(matches::ct_status_dnat());
-            hairpin6.push(Expr::Masq);
-            b.add_rule(fam6, NFT_TABLE, &post, &hairpin6);
+            b.add_rule(fam6, NFT_TABLE, &post, &hairpin());
         }
         let mut nft = NftHandle::open_in(&self.host)?;
         nft.apply(&b, &format!("network {} rules", self.name))?;
@@ -1363,14 +1347,7 @@ impl Network {
                 );
                 for p in &ports {
                     let mut rule = match p.host_ip {
-                        Some(ip @ IpAddr::V4(_)) => matches::ipv4_addr_in(
-                            false,
-                            Cidr::new(ip, 32).unwrap_or_else(|_| unreachable!()),
-                        ),
-                        Some(ip @ IpAddr::V6(_)) => matches::ipv6_addr_in(
-                            false,
-                            Cidr::new(ip, 128).unwrap_or_else(|_| unreachable!()),
-                        ),
+                        Some(ip) => matches::addr_in(false, Cidr::host(ip)),
                         None => matches::daddr_is_local(),
                     };
                     rule.extend(matches::l4_dport(p.protocol.number(), p.host_port));
@@ -1403,9 +1380,9 @@ impl Network {
                         kind: "filter",
                     }),
                 );
-                let lo: Cidr = "::1/128".parse().unwrap_or_else(|_| unreachable!());
+                let lo = Cidr::host(std::net::Ipv6Addr::LOCALHOST.into());
                 for p in unspecified {
-                    let mut rule = matches::ipv6_addr_in(false, lo);
+                    let mut rule = matches::addr_in(false, lo);
                     rule.extend(matches::l4_dport(p.protocol.number(), p.host_port));
                     rule.extend(matches::refuse_v6(p.protocol == Protocol::Tcp));
                     b.add_rule(NFPROTO_IPV6, NFT_TABLE, &chain, &rule);

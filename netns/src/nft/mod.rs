@@ -339,68 +339,52 @@ pub mod matches {
         ]
     }
 
-    /// `ip saddr NET` (`source == true`) or `ip daddr NET`; IPv4 only.
+    /// `ip saddr NET` (`source == true`) or `ip daddr NET`: [`addr_in`] (an IPv6 `net`
+    /// gives the `ip6` match).
     pub fn ipv4_addr_in(source: bool, net: Cidr) -> Vec<Expr> {
-        let offset = if source { 12 } else { 16 };
-        let IpAddr::V4(addr) = net.network().addr() else {
-            return Vec::new();
-        };
-        let mut out = vec![Expr::Payload {
-            base: NFT_PAYLOAD_NETWORK_HEADER,
-            offset,
-            len: 4,
-            dreg: NFT_REG_1,
-        }];
-        if net.prefix() < 32 {
-            let mask = if net.prefix() == 0 {
-                0
-            } else {
-                u32::MAX << (32 - net.prefix())
-            };
-            out.push(Expr::Bitwise {
-                sreg: NFT_REG_1,
-                dreg: NFT_REG_1,
-                mask: mask.to_be_bytes().to_vec(),
-                xor: vec![0; 4],
-            });
-        }
-        out.push(Expr::Cmp {
-            sreg: NFT_REG_1,
-            op: CmpOp::Eq,
-            data: addr.octets().to_vec(),
-        });
-        out
+        addr_in(source, net)
     }
 
-    /// `ip6 saddr NET` (`source == true`) or `ip6 daddr NET`; IPv6 only.
+    /// `ip6 saddr NET` (`source == true`) or `ip6 daddr NET`: [`addr_in`] (an IPv4 `net`
+    /// gives the `ip` match).
     pub fn ipv6_addr_in(source: bool, net: Cidr) -> Vec<Expr> {
-        let offset = if source { 8 } else { 24 };
-        let IpAddr::V6(addr) = net.network().addr() else {
-            return Vec::new();
+        addr_in(source, net)
+    }
+
+    /// `ip saddr NET` / `ip daddr NET`, or `ip6 saddr NET` / `ip6 daddr NET`, by the family
+    /// of `net` (for a rule in a table of that family): the address loaded from the network
+    /// header, masked to the prefix when it is shorter than the address, compared.
+    pub fn addr_in(source: bool, net: Cidr) -> Vec<Expr> {
+        let (offset, addr) = match net.network().addr() {
+            IpAddr::V4(a) => (if source { 12 } else { 16 }, a.octets().to_vec()),
+            IpAddr::V6(a) => (if source { 8 } else { 24 }, a.octets().to_vec()),
         };
+        let len = addr.len();
         let mut out = vec![Expr::Payload {
             base: NFT_PAYLOAD_NETWORK_HEADER,
             offset,
-            len: 16,
+            len: len as u32,
             dreg: NFT_REG_1,
         }];
-        if net.prefix() < 128 {
-            let mask: u128 = if net.prefix() == 0 {
-                0
-            } else {
-                u128::MAX << (128 - net.prefix())
-            };
+        let prefix = usize::from(net.prefix());
+        if prefix < len * 8 {
+            let mask = (0..len)
+                .map(|i| {
+                    let bits = prefix.saturating_sub(i * 8).min(8);
+                    (0xffu16 << (8 - bits)) as u8
+                })
+                .collect();
             out.push(Expr::Bitwise {
                 sreg: NFT_REG_1,
                 dreg: NFT_REG_1,
-                mask: mask.to_be_bytes().to_vec(),
-                xor: vec![0; 16],
+                mask,
+                xor: vec![0; len],
             });
         }
         out.push(Expr::Cmp {
             sreg: NFT_REG_1,
             op: CmpOp::Eq,
-            data: addr.octets().to_vec(),
+            data: addr,
         });
         out
     }
@@ -920,6 +904,61 @@ mod tests {
         ]
         .concat();
         assert_eq!(a.buf, expected);
+    }
+
+    /// The mask and compared value of an [`matches::addr_in`] match.
+    fn mask_and_value(net: crate::cidr::Cidr) -> (Option<Vec<u8>>, Vec<u8>, u32) {
+        let e = matches::addr_in(false, net);
+        let Expr::Payload { offset, .. } = &e[0] else {
+            panic!("{e:?}")
+        };
+        let mask = e.iter().find_map(|x| match x {
+            Expr::Bitwise { mask, .. } => Some(mask.clone()),
+            _ => None,
+        });
+        let Some(Expr::Cmp { data, .. }) = e.last() else {
+            panic!("{e:?}")
+        };
+        (mask, data.clone(), *offset)
+    }
+
+    #[test]
+    fn address_matches_of_both_families() {
+        let (m, v, off) = mask_and_value("10.88.16.0/20".parse().unwrap());
+        assert_eq!(
+            (m.unwrap(), v, off),
+            (vec![255, 255, 240, 0], vec![10, 88, 16, 0], 16)
+        );
+        let (m, _, off) = mask_and_value("10.0.0.1/32".parse().unwrap());
+        assert_eq!((m, off), (None, 16));
+        let (m, v, off) = mask_and_value("fd00:97::/64".parse().unwrap());
+        assert_eq!(m.unwrap(), [[0xff; 8], [0; 8]].concat());
+        assert_eq!((v[..2].to_vec(), off), (vec![0xfd, 0], 24));
+        let (m, _, _) = mask_and_value("::/0".parse().unwrap());
+        assert_eq!(m.unwrap(), vec![0; 16]);
+    }
+
+    proptest::proptest! {
+        /// The mask has exactly `prefix` leading ones, and the network address passes it
+        /// unchanged.
+        #[test]
+        fn address_masks_follow_the_prefix(v6: bool, raw: u128, prefix in 0u8..=128) {
+            let (addr, max) = if v6 {
+                (std::net::IpAddr::from(raw.to_be_bytes()), 128)
+            } else {
+                (std::net::IpAddr::from((raw as u32).to_be_bytes()), 32)
+            };
+            let net = crate::cidr::Cidr::new(addr, prefix.min(max)).unwrap();
+            let (mask, value, _) = mask_and_value(net);
+            let mask = mask.unwrap_or_else(|| vec![0xff; value.len()]);
+            let ones: u32 = mask.iter().map(|b| b.count_ones()).sum();
+            proptest::prop_assert_eq!(ones, u32::from(prefix.min(max)));
+            // Ones first, then zeros: no zero bit is followed by a one.
+            let bits: String = mask.iter().map(|b| format!("{b:08b}")).collect();
+            proptest::prop_assert!(!bits.contains("01"), "{}", bits);
+            let masked: Vec<u8> = value.iter().zip(&mask).map(|(v, m)| v & m).collect();
+            proptest::prop_assert_eq!(masked, value);
+        }
     }
 
     #[test]

@@ -567,15 +567,17 @@ fn dual_stack_published_ports() {
     );
     // The host's ::1 cannot be forwarded; it is refused at once (a client of `localhost`
     // falls back to 127.0.0.1 without waiting), and 127.0.0.1 answers.
-    let lo6 = run_in_netns(&lab.host.ns, || {
-        TcpStream::connect_timeout(&"[::1]:8080".parse().unwrap(), TIMEOUT)
-    })
-    .unwrap();
-    // Refused (a reset), not timed out.
-    assert_eq!(
-        lo6.unwrap_err().kind(),
-        std::io::ErrorKind::ConnectionRefused
-    );
+    // `client` connecting to `to` is refused (a reset), not timed out.
+    let refused = |client: &TestNs, to: &str| {
+        let to: SocketAddr = to.parse().unwrap();
+        let r = run_in_netns(&client.ns, || TcpStream::connect_timeout(&to, TIMEOUT)).unwrap();
+        assert_eq!(
+            r.unwrap_err().kind(),
+            std::io::ErrorKind::ConnectionRefused,
+            "{to}"
+        );
+    };
+    refused(&lab.host, "[::1]:8080");
     assert!(
         call(&c1, 80, &lab.host, "127.0.0.1:8080").ends_with(" hello"),
         "127.0.0.1"
@@ -600,14 +602,7 @@ fn dual_stack_published_ports() {
         call(&c2, 81, &lab.world, "[2001:db8::1]:8081"),
         "2001:db8::2 hello"
     );
-    let refused = run_in_netns(&lab.world.ns, || {
-        TcpStream::connect_timeout(&"192.0.2.1:8081".parse().unwrap(), TIMEOUT)
-    })
-    .unwrap();
-    assert_eq!(
-        refused.unwrap_err().kind(),
-        std::io::ErrorKind::ConnectionRefused
-    );
+    refused(&lab.world, "192.0.2.1:8081");
     // The rules are in `ip6 hutch`, readable by nft, and go with the containers.
     let rules = lab.host.sh(&["nft", "list", "table", "ip6", "hutch"]);
     assert!(rules.contains("dnat to [fd00:97::2]:80"), "{rules}");
@@ -623,7 +618,7 @@ fn dual_stack_published_ports() {
         "{rules}"
     );
     // Attaching a container that publishes `spec` on `net` fails, leaving it only `lo`.
-    let refused = |net: &hutch_netns::Network, spec: &str| {
+    let attach_refused = |net: &hutch_netns::Network, spec: &str| {
         let c = TestNs::new();
         let err = net
             .attach(&c.ns, AttachOptions::new().publish(spec.parse().unwrap()))
@@ -633,14 +628,14 @@ fn dual_stack_published_ports() {
     };
     // A link-local host address cannot be published on (no scope); an address the host is
     // still checking for duplicates (tentative) cannot be bound yet: each says so.
-    let err = refused(&net, "[fe80::1]:8084:80");
+    let err = attach_refused(&net, "[fe80::1]:8084:80");
     assert!(
         matches!(err, hutch_netns::NetworkError::LinkLocalHostAddress { .. }),
         "{err:?}"
     );
     lab.host
         .sh(&["ip", "-6", "addr", "add", "2001:db8::7/64", "dev", "up0"]);
-    match refused(&net, "[2001:db8::7]:8085:80") {
+    match attach_refused(&net, "[2001:db8::7]:8085:80") {
         hutch_netns::NetworkError::HostPortUnavailable { addr, source, .. } => {
             assert_eq!(addr.to_string(), "2001:db8::7");
             assert_eq!(
@@ -652,14 +647,14 @@ fn dual_stack_published_ports() {
         other => panic!("{other:?}"),
     }
     // ::1 named as the host address is an error naming it.
-    let err = refused(&net, "[::1]:8083:80");
+    let err = attach_refused(&net, "[::1]:8083:80");
     assert!(
         matches!(err, hutch_netns::NetworkError::Ipv6Loopback { .. }),
         "{err:?}"
     );
     // An IPv6 host address on an IPv4-only network.
     let v4 = lab.config("hutcht8", "10.98.0.0/24").open().unwrap();
-    let err = refused(&v4, "[2001:db8::1]:8082:80");
+    let err = attach_refused(&v4, "[2001:db8::1]:8082:80");
     assert!(
         matches!(err, hutch_netns::NetworkError::NoIpv6Subnet { .. }),
         "{err:?}"

@@ -210,7 +210,7 @@ fn shebang_interpreter(head: &[u8]) -> Option<PathBuf> {
 /// The dynamic loader named by an ELF file's `PT_INTERP` header (32 or 64 bits, either byte
 /// order). Never panics, whatever the bytes.
 fn elf_interpreter(file: &[u8]) -> Option<PathBuf> {
-    const PT_INTERP: u32 = 3;
+    const PT_INTERP: usize = 3;
     if file.get(..4)? != b"\x7fELF" {
         return None;
     }
@@ -225,38 +225,21 @@ fn elf_interpreter(file: &[u8]) -> Option<PathBuf> {
         _ => return None,
     };
     let bytes = |o: usize, n: usize| file.get(o..o.checked_add(n)?);
-    let u16_at = |o: usize| {
-        let b: [u8; 2] = bytes(o, 2)?.try_into().ok()?;
-        Some(if big {
-            u16::from_be_bytes(b)
+    // An unsigned number of `n` bytes at `o`, in the file's byte order.
+    let uint = |o: usize, n: usize| -> Option<usize> {
+        let b = bytes(o, n)?;
+        let fold = |acc: u64, x: &u8| (acc << 8) | u64::from(*x);
+        let v = if big {
+            b.iter().fold(0, fold)
         } else {
-            u16::from_le_bytes(b)
-        })
+            b.iter().rev().fold(0, fold)
+        };
+        usize::try_from(v).ok()
     };
-    let u32_at = |o: usize| {
-        let b: [u8; 4] = bytes(o, 4)?.try_into().ok()?;
-        Some(if big {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        })
-    };
-    let u64_at = |o: usize| {
-        let b: [u8; 8] = bytes(o, 8)?.try_into().ok()?;
-        Some(if big {
-            u64::from_be_bytes(b)
-        } else {
-            u64::from_le_bytes(b)
-        })
-    };
+    let u16_at = |o| uint(o, 2);
+    let u32_at = |o| uint(o, 4);
     // A word: 8 bytes in a 64-bit file, 4 in a 32-bit one.
-    let word = |o: usize| -> Option<usize> {
-        if wide {
-            usize::try_from(u64_at(o)?).ok()
-        } else {
-            usize::try_from(u32_at(o)?).ok()
-        }
-    };
+    let word = |o| uint(o, if wide { 8 } else { 4 });
     let (phoff, phentsize, phnum) = if wide {
         (word(0x20)?, u16_at(0x36)?, u16_at(0x38)?)
     } else {
@@ -264,8 +247,8 @@ fn elf_interpreter(file: &[u8]) -> Option<PathBuf> {
     };
     // p_offset and p_filesz within a program header.
     let (off_at, size_at) = if wide { (8, 32) } else { (4, 16) };
-    for i in 0..usize::from(phnum) {
-        let ph = phoff.checked_add(i.checked_mul(usize::from(phentsize))?)?;
+    for i in 0..phnum {
+        let ph = phoff.checked_add(i.checked_mul(phentsize)?)?;
         if u32_at(ph)? == PT_INTERP {
             let off = word(ph.checked_add(off_at)?)?;
             let size = word(ph.checked_add(size_at)?)?;
